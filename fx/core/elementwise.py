@@ -1,0 +1,97 @@
+"""NumPy-style elementwise functions over primitives, with the eager fast path.
+
+``unary(prim)`` / ``binary(prim)`` build the user-facing function (``fnp.add``,
+``Array.__add__``). When no transform is active and the operands are plain arrays,
+the function calls the backend directly: one check of a global, one backend call,
+one wrap. Anything else (Python scalars, lists, tracers, mixed dtypes for float-only
+ops, backend errors) takes the general path: convert, promote, ``bind``.
+
+Example:
+    >>> import fx.numpy as fnp
+    >>> fnp.add(fnp.ones(2, dtype="int32"), 1.5)     # weak float lifts int32 to float32
+    Array([2.5, 2.5], dtype=float32)
+"""
+from __future__ import annotations
+
+from fx import dtypes
+from fx.array import Array, wrap
+from fx.core import trace as _trace
+from fx.core.primitive import bind
+
+
+def as_operand(x):
+    """Arrays, tracers and Python scalars pass; lists, tuples and buffers become Arrays."""
+    if isinstance(x, Array) or dtypes.is_weak_scalar(x):
+        return x
+    from fx.creation import asarray
+    return asarray(x)
+
+
+def cast(x, dtype):
+    """``x`` with dtype ``dtype``: Python scalars become backend scalars, arrays convert."""
+    if dtypes.is_weak_scalar(x):
+        from fx.creation import scalar_buffer
+        return scalar_buffer(x, dtype)
+    if x.dtype == dtype:
+        return x
+    from fx.prims.elementwise import convert_element_type_p
+    return bind(convert_element_type_p, x, new_dtype=dtype)
+
+
+def promote(args, inexact: bool = False):
+    """Operands converted to their common dtype (float-only ops lift ints to floats)."""
+    args = [as_operand(a) for a in args]
+    dtype = dtypes.result_type(*args)
+    if inexact:
+        dtype = dtypes.to_inexact(dtype)
+    return [cast(a, dtype) for a in args]
+
+
+def unary(prim, inexact: bool = False, doc: str = ""):
+    """The user-facing function of a one-operand elementwise primitive."""
+    impl = prim.impl
+
+    def fn(x, /):
+        if not _trace.active and type(x) is Array and (not inexact or x._v.dtype.kind in "fc"):
+            try:
+                return wrap(impl(x._v))
+            except Exception:
+                pass  # the general path below raises the clear error
+        return bind(prim, *promote((x,), inexact))
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc or f"Elementwise ``{prim.name}`` (NumPy semantics)."
+    return fn
+
+
+# Python scalar type -> array dtype kinds for which NumPy 2's weak-scalar rule (NEP 50)
+# already gives fx's result dtype, so the scalar can go to the backend untouched.
+_WEAK_FAST = {float: "fc", int: "iufc"}
+
+
+def binary(prim, inexact: bool = False, doc: str = ""):
+    """The user-facing function of a two-operand broadcasting elementwise primitive."""
+    impl = prim.impl
+    kinds = "fc" if inexact else "biufc"
+    weak = {t: "".join(k for k in ks if k in kinds) for t, ks in _WEAK_FAST.items()}
+
+    def fn(x, y, /):
+        if not _trace.active:
+            tx, ty = type(x), type(y)
+            if tx is Array:
+                if ty is Array:
+                    fast = x._v.dtype.kind in kinds
+                else:
+                    fast = x._v.dtype.kind in weak.get(ty, "")
+            else:
+                fast = ty is Array and y._v.dtype.kind in weak.get(tx, "")
+            if fast:
+                try:
+                    return wrap(impl(x._v if tx is Array else x, y._v if ty is Array else y))
+                except Exception:
+                    pass  # the general path below raises the clear error
+        return bind(prim, *promote((x, y), inexact))
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc or f"Elementwise ``{prim.name}`` with broadcasting (NumPy semantics)."
+    return fn

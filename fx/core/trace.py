@@ -1,0 +1,159 @@
+"""The trace stack: the single owner of transform levels.
+
+Each transform (jvp, vmap, jit, ...) runs the user's function inside
+``new_main(TraceType)``, which pushes a level on a thread-local stack. Values the
+transform tracks are ``Tracer`` objects that point at their trace. ``bind`` sends a
+primitive to the *highest* level among its arguments (``find_top_trace``); lower-level
+values are lifted into it. Levels are what keep nested derivatives apart
+(no perturbation confusion).
+
+``active`` counts the transforms running in any thread: the eager fast path tests
+only this one global before calling the backend.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from fx.array import Array
+from fx.errors import ConcretizationError, TracerLeakError
+
+active = 0
+_active_lock = threading.Lock()
+
+
+class MainTrace:
+    """One level of the stack: a transform in progress."""
+
+    __slots__ = ("level", "trace_type", "global_data", "alive")
+
+    def __init__(self, level: int, trace_type: type, global_data=None):
+        self.level, self.trace_type, self.global_data = level, trace_type, global_data
+        self.alive = True
+
+    def __repr__(self) -> str:
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+class _Stack(threading.local):
+    def __init__(self) -> None:
+        self.mains: list[MainTrace] = []
+        self.dynamic: MainTrace | None = None
+
+
+stack = _Stack()
+
+
+def _count(delta: int) -> None:
+    global active
+    with _active_lock:
+        active += delta
+
+
+@contextmanager
+def new_main(trace_type: type, global_data=None, dynamic: bool = False):
+    """Push a new transform level; pop it (and mark its tracers dead) on exit.
+
+    ``dynamic=True`` makes every bind in the block go to this level even when no
+    argument is traced (how a staging transform such as jit captures constants).
+    """
+    main = MainTrace(len(stack.mains), trace_type, global_data)
+    stack.mains.append(main)
+    previous_dynamic = stack.dynamic
+    if dynamic:
+        stack.dynamic = main
+    _count(+1)
+    try:
+        yield main
+    finally:
+        _count(-1)
+        stack.dynamic = previous_dynamic
+        stack.mains.pop()
+        main.alive = False
+
+
+class Trace:
+    """Interpreter for one level. Subclasses define how primitives are processed."""
+
+    name = "trace"  # shown in error messages, e.g. "jvp", "vmap", "jit"
+
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, val) -> Tracer:
+        """Wrap a non-traced value (array, buffer, Python scalar) as a tracer here."""
+        raise NotImplementedError
+
+    def lift(self, tracer: Tracer) -> Tracer:
+        """Wrap a tracer of a lower level as a tracer here."""
+        return self.pure(tracer)
+
+    def process_primitive(self, prim, tracers, params):
+        raise NotImplementedError
+
+    def full_raise(self, val) -> Tracer:
+        if not isinstance(val, Tracer):
+            return self.pure(val)
+        main = val._trace.main
+        if main is self.main:
+            return val
+        if main.level < self.main.level:
+            return self.lift(val)
+        raise TracerLeakError(
+            f"a value traced by {main.trace_type.name} (level {main.level}) reached the "
+            f"{self.name} trace at level {self.main.level}: a tracer escaped its transform")
+
+
+class Tracer(Array):
+    """A value tracked by a transform. Behaves like an Array with known shape and dtype."""
+
+    __slots__ = ("_trace",)
+
+    @property
+    def aval(self):
+        raise NotImplementedError
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+
+    def full_lower(self):
+        """The simplest equivalent value (a subclass may unwrap trivial tracers)."""
+        return self
+
+    def concrete(self):
+        """The concrete value behind this tracer, if the transform knows it."""
+        raise ConcretizationError(
+            f"a traced value {self.aval.str_short()} (under {self._trace.name}) was used "
+            "where Python needs a concrete value (if/while/bool/int/indexing). Use "
+            "fx.lax.cond / fx.lax.while_loop / fnp.where for data-dependent control flow, "
+            "or mark the argument static (jit's static_argnums).")
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval.str_short()}>with<{self._trace.name}>"
+
+    def _buffer(self):
+        return self.concrete()._buffer()
+
+
+def check_alive(tracer: Tracer) -> MainTrace:
+    """The tracer's level, or a TracerLeakError naming the transform that made it."""
+    main = tracer._trace.main
+    if not main.alive:
+        raise TracerLeakError(
+            f"a value traced by {main.trace_type.name} was used after that transform "
+            f"returned ({tracer.aval.str_short()}). Return it from the transformed "
+            "function instead of storing it in a global or closure.")
+    return main
+
+
+def find_top_trace(args) -> Trace | None:
+    """The trace of the highest level among ``args`` (or the dynamic one), or None."""
+    top = stack.dynamic
+    for x in args:
+        if isinstance(x, Tracer):
+            main = check_alive(x)
+            if top is None or main.level > top.level:
+                top = main
+    return None if top is None else top.trace_type(top)

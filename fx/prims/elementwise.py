@@ -1,0 +1,120 @@
+"""Elementwise primitives: unary math, broadcasting binary ops, comparisons, select, casts.
+
+Each primitive is one block: name, backend implementation and shape rule here;
+differentiation, batching and jit rules join the same block as the transforms land.
+Operands of a binary primitive share one dtype (``fx.core.elementwise.promote`` sees to
+it); broadcasting follows NumPy.
+
+Example:
+    >>> import fx
+    >>> from fx.prims.elementwise import sin_p
+    >>> sin_p.bind(fx.asarray([0.0]))
+    Array([0.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
+from fx.errors import op_error
+
+NUMERIC, INEXACT, FLOAT, INTEGER, REAL = "biufc", "fc", "f", "biu", "biuf"
+
+
+def elementwise(name: str, impl, kinds: str = NUMERIC, out_dtype=None) -> Primitive:
+    """Declare an elementwise primitive (any arity) with the shared shape rule."""
+    return Primitive(name, impl=impl, abstract_eval=elementwise_rule(name, kinds, out_dtype))
+
+
+# --- unary, float in -> float out -------------------------------------------------------
+exp_p = elementwise("exp", np.exp, INEXACT)
+exp2_p = elementwise("exp2", np.exp2, INEXACT)
+expm1_p = elementwise("expm1", np.expm1, INEXACT)
+log_p = elementwise("log", np.log, INEXACT)
+log2_p = elementwise("log2", np.log2, INEXACT)
+log10_p = elementwise("log10", np.log10, INEXACT)
+log1p_p = elementwise("log1p", np.log1p, INEXACT)
+sqrt_p = elementwise("sqrt", np.sqrt, INEXACT)
+cbrt_p = elementwise("cbrt", np.cbrt, FLOAT)
+sin_p = elementwise("sin", np.sin, INEXACT)
+cos_p = elementwise("cos", np.cos, INEXACT)
+tan_p = elementwise("tan", np.tan, INEXACT)
+asin_p = elementwise("asin", np.arcsin, INEXACT)
+acos_p = elementwise("acos", np.arccos, INEXACT)
+atan_p = elementwise("atan", np.arctan, INEXACT)
+sinh_p = elementwise("sinh", np.sinh, INEXACT)
+cosh_p = elementwise("cosh", np.cosh, INEXACT)
+tanh_p = elementwise("tanh", np.tanh, INEXACT)
+asinh_p = elementwise("asinh", np.arcsinh, INEXACT)
+acosh_p = elementwise("acosh", np.arccosh, INEXACT)
+atanh_p = elementwise("atanh", np.arctanh, INEXACT)
+
+# --- unary, dtype preserving -----------------------------------------------------------
+neg_p = elementwise("neg", np.negative, "iufc")
+sign_p = elementwise("sign", np.sign, "iufc")
+abs_p = elementwise("abs", np.abs, "iufc", out_dtype=to_real)
+floor_p = elementwise("floor", np.floor, FLOAT)
+ceil_p = elementwise("ceil", np.ceil, FLOAT)
+trunc_p = elementwise("trunc", np.trunc, FLOAT)
+round_p = elementwise("round", np.rint, FLOAT)  # half to even, like NumPy
+conj_p = elementwise("conj", np.conj, NUMERIC)
+real_p = elementwise("real", np.real, INEXACT, out_dtype=to_real)
+imag_p = elementwise("imag", np.imag, INEXACT, out_dtype=to_real)
+not_p = elementwise("not", np.invert, INTEGER)  # bitwise not; logical not on bool
+is_nan_p = elementwise("is_nan", np.isnan, INEXACT, out_dtype=to_bool)
+is_inf_p = elementwise("is_inf", np.isinf, INEXACT, out_dtype=to_bool)
+is_finite_p = elementwise("is_finite", np.isfinite, INEXACT, out_dtype=to_bool)
+
+# --- binary ----------------------------------------------------------------------------
+add_p = elementwise("add", np.add)
+sub_p = elementwise("sub", np.subtract, "iufc")
+mul_p = elementwise("mul", np.multiply)
+div_p = elementwise("div", np.true_divide, INEXACT)
+floor_div_p = elementwise("floor_div", np.floor_divide, "iuf")
+rem_p = elementwise("rem", np.remainder, "iuf")  # sign of the divisor, like NumPy
+fmod_p = elementwise("fmod", np.fmod, "iuf")  # sign of the dividend, like C
+pow_p = elementwise("pow", np.power, "iufc")
+max_p = elementwise("max", np.maximum, REAL)
+min_p = elementwise("min", np.minimum, REAL)
+atan2_p = elementwise("atan2", np.arctan2, FLOAT)
+hypot_p = elementwise("hypot", np.hypot, FLOAT)
+logaddexp_p = elementwise("logaddexp", np.logaddexp, FLOAT)
+and_p = elementwise("and", np.bitwise_and, INTEGER)
+or_p = elementwise("or", np.bitwise_or, INTEGER)
+xor_p = elementwise("xor", np.bitwise_xor, INTEGER)
+shift_left_p = elementwise("shift_left", np.left_shift, "iu")
+shift_right_p = elementwise("shift_right", np.right_shift, "iu")  # logical for unsigned
+
+# --- comparisons -----------------------------------------------------------------------
+eq_p = elementwise("eq", np.equal, NUMERIC, out_dtype=to_bool)
+ne_p = elementwise("ne", np.not_equal, NUMERIC, out_dtype=to_bool)
+lt_p = elementwise("lt", np.less, REAL, out_dtype=to_bool)
+le_p = elementwise("le", np.less_equal, REAL, out_dtype=to_bool)
+gt_p = elementwise("gt", np.greater, REAL, out_dtype=to_bool)
+ge_p = elementwise("ge", np.greater_equal, REAL, out_dtype=to_bool)
+
+
+# --- select: where(pred, on_true, on_false) -----------------------------------------------
+def _select_abstract(pred, on_true, on_false):
+    if pred.dtype != np.bool_:
+        raise op_error(TypeError, "select", f"the condition must be bool, got {pred.dtype}",
+                       pred, on_true, on_false)
+    out = elementwise_rule("select")(on_true, on_false)
+    shape = elementwise_rule("select")(pred.update(dtype=on_true.dtype), out).shape
+    return out.update(shape=shape)
+
+
+select_p = Primitive("select", impl=np.where, abstract_eval=_select_abstract)
+
+
+# --- casts ---------------------------------------------------------------------------------
+def _convert_abstract(x, *, new_dtype):
+    check_kinds("convert_element_type", NUMERIC, x)
+    return ShapedArray(x.shape, new_dtype)
+
+
+convert_element_type_p = Primitive(
+    "convert_element_type", impl=lambda x, *, new_dtype: x.astype(new_dtype),
+    abstract_eval=_convert_abstract)
