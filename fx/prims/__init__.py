@@ -1,2 +1,3 @@
 """Primitive declarations, one family per file. Importing this package registers them all."""
-from fx.prims import elementwise  # noqa: F401
+from fx.prims import (elementwise, indexing, linalg, random_bits, reductions,  # noqa: F401
+                      shape, special)

@@ -1,0 +1,3 @@
+"""Low-level operations and structured control flow (JAX's ``lax``): ``from fx import lax``."""
+from fx.lax.slicing import *
+from fx.lax.special import *
