@@ -12,20 +12,37 @@ Example:
 """
 import numpy as _np
 
+from fx.array import Array as ndarray
+from fx.dtypes import (
+    bool_,
+    complex64,
+    complex128,
+    finfo,
+    float16,
+    float32,
+    float64,
+    iinfo,
+    int8,
+    int16,
+    int32,
+    int64,
+    result_type,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from fx.errors import UnsupportedError
-
-from fx.dtypes import (bool_, complex64, complex128, float16, float32, float64, int8, int16,
-                       int32, int64, uint8, uint16, uint32, uint64)
-from fx.dtypes import finfo, iinfo, result_type
+from fx.numpy import (
+    _methods,  # noqa: E402  (attaches operators and methods to fx.Array)
+    linalg,
+)
 from fx.numpy.contractions import *
 from fx.numpy.creation import *
 from fx.numpy.indexing import *
 from fx.numpy.manipulation import *
 from fx.numpy.math import *
 from fx.numpy.reductions import *
-from fx.numpy import linalg
-from fx.numpy import _methods  # noqa: E402  (attaches operators and methods to fx.Array)
-from fx.array import Array as ndarray
 
 pi, e, inf, nan, newaxis, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, None, _np.euler_gamma
 dtype = _np.dtype

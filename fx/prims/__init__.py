@@ -1,3 +1,2 @@
 """Primitive declarations, one family per file. Importing this package registers them all."""
-from fx.prims import (elementwise, indexing, linalg, random_bits, reductions,  # noqa: F401
-                      shape, special)
+from fx.prims import elementwise, indexing, linalg, random_bits, reductions, shape, special  # noqa: F401

@@ -6,8 +6,8 @@ dtype and shape checks (and later the gradient, vmap and jit checks) read the ta
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
