@@ -41,7 +41,8 @@ class Config:
     @property
     def default_complex(self) -> np.dtype:
         """Complex dtype matching ``default_float`` (complex64 for float32)."""
-        return np.dtype(np.complex128) if self._default_float == np.float64 else np.dtype(np.complex64)
+        wide = self._default_float == np.float64
+        return np.dtype(np.complex128) if wide else np.dtype(np.complex64)
 
 
 config = Config()

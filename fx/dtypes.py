@@ -40,7 +40,8 @@ def canonicalize(dtype) -> np.dtype:
     except TypeError as e:
         raise TypeError(f"not a dtype: {dtype!r}") from e
     if dt.kind not in _KIND_RANK:
-        raise TypeError(f"fx arrays cannot hold dtype {dt}; use a bool, integer, float or complex dtype")
+        raise TypeError(f"fx arrays cannot hold dtype {dt}; "
+                        "use a bool, integer, float or complex dtype")
     return dt
 
 

@@ -228,7 +228,7 @@ def isneginf(x, /):
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
-    """Replace NaN with ``nan`` and infinities with ``posinf``/``neginf`` (default: dtype max/min)."""
+    """Replace NaN by ``nan``, infinities by ``posinf``/``neginf`` (default: dtype limits)."""
     del copy
     x = as_operand(x)
     if x.dtype.kind == "c":
