@@ -36,7 +36,8 @@ def main():
     params = fit_line(x, y)
     residual = y - (params["slope"] * x + params["intercept"])
     print(f"{args.points} points on devices {fx.devices()}")
-    print("fitted:", tree.map(lambda p: round(float(p), 3), params), "(true: slope 3, intercept -1)")
+    fitted = tree.map(lambda p: round(float(p), 3), params)
+    print("fitted:", fitted, "(true: slope 3, intercept -1)")
     print(f"residual std {float(fnp.std(residual)):.4f} (noise std 0.1)")
     try:
         x[0] = 0.0

@@ -30,7 +30,8 @@ class Array:
     __hash__ = None  # mutable-looking containers of data are unhashable, as in NumPy
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("create arrays with fx.asarray(...) or fx.numpy functions, not fx.Array(...)")
+        raise TypeError("create arrays with fx.asarray(...) or fx.numpy functions, "
+                        "not fx.Array(...)")
 
     def _buffer(self):
         """The backend buffer (never to be mutated)."""
