@@ -33,10 +33,7 @@ from fx.dtypes import (
     uint64,
 )
 from fx.errors import UnsupportedError
-from fx.numpy import (
-    _methods,  # noqa: E402  (attaches operators and methods to fx.Array)
-    linalg,
-)
+from fx.numpy import linalg
 from fx.numpy.contractions import *
 from fx.numpy.creation import *
 from fx.numpy.indexing import *
@@ -46,6 +43,10 @@ from fx.numpy.reductions import *
 
 pi, e, inf, nan, newaxis, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, None, _np.euler_gamma
 dtype = _np.dtype
+
+# isort: off
+from fx.numpy import _methods  # noqa: E402  (attaches operators and methods: needs all above)
+# isort: on
 
 
 def __getattr__(name: str):
