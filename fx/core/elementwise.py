@@ -47,12 +47,19 @@ def promote(args, inexact: bool = False):
     return [cast(a, dtype) for a in args]
 
 
+def _fast_kinds(prim, inexact: bool) -> str:
+    """dtype kinds the fast path may hand to the backend unchanged: those the primitive
+    accepts (its shape rule's ``kinds``), and only floats for float-only functions."""
+    return "".join(k for k in prim.abstract_eval.kinds if not inexact or k in "fc")
+
+
 def unary(prim, inexact: bool = False, doc: str = ""):
     """The user-facing function of a one-operand elementwise primitive."""
     impl = prim.impl
+    kinds = _fast_kinds(prim, inexact)
 
     def fn(x, /):
-        if not _trace.active and type(x) is Array and (not inexact or x._v.dtype.kind in "fc"):
+        if not _trace.active and type(x) is Array and x._v.dtype.kind in kinds:
             try:
                 return wrap(impl(x._v))
             except Exception:
@@ -72,7 +79,7 @@ _WEAK_FAST = {float: "fc", int: "iufc"}
 def binary(prim, inexact: bool = False, doc: str = ""):
     """The user-facing function of a two-operand broadcasting elementwise primitive."""
     impl = prim.impl
-    kinds = "fc" if inexact else "biufc"
+    kinds = _fast_kinds(prim, inexact)
     weak = {t: "".join(k for k in ks if k in kinds) for t, ks in _WEAK_FAST.items()}
 
     def fn(x, y, /):

@@ -49,6 +49,7 @@ def elementwise_rule(op: str, kinds: str = "biufc", out_dtype=None):
         shape = broadcast_shapes(op, *avals)
         dtype = avals[0].dtype if out_dtype is None else np.dtype(out_dtype(avals[0].dtype))
         return ShapedArray(shape, dtype, weak_type=all(a.weak_type for a in avals))
+    abstract_eval.kinds = kinds  # read by the eager fast path (fx.core.elementwise)
     return abstract_eval
 
 

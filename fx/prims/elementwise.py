@@ -20,7 +20,9 @@ from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
 from fx.errors import op_error
 
-NUMERIC, INEXACT, FLOAT, INTEGER, REAL = "biufc", "fc", "f", "biu", "biuf"
+# Accepted kinds mirror what NumPy accepts, so eager and traced code agree (complex
+# max/min/comparisons are lexicographic, as in NumPy).
+NUMERIC, INEXACT, FLOAT, INTEGER = "biufc", "fc", "f", "biu"
 
 
 def elementwise(name: str, impl, kinds: str = NUMERIC, out_dtype=None) -> Primitive:
@@ -76,8 +78,8 @@ floor_div_p = elementwise("floor_div", np.floor_divide, "iuf")
 rem_p = elementwise("rem", np.remainder, "iuf")  # sign of the divisor, like NumPy
 fmod_p = elementwise("fmod", np.fmod, "iuf")  # sign of the dividend, like C
 pow_p = elementwise("pow", np.power, "iufc")
-max_p = elementwise("max", np.maximum, REAL)
-min_p = elementwise("min", np.minimum, REAL)
+max_p = elementwise("max", np.maximum, NUMERIC)
+min_p = elementwise("min", np.minimum, NUMERIC)
 atan2_p = elementwise("atan2", np.arctan2, FLOAT)
 hypot_p = elementwise("hypot", np.hypot, FLOAT)
 logaddexp_p = elementwise("logaddexp", np.logaddexp, FLOAT)
@@ -90,10 +92,10 @@ shift_right_p = elementwise("shift_right", np.right_shift, "iu")  # logical for 
 # --- comparisons -----------------------------------------------------------------------
 eq_p = elementwise("eq", np.equal, NUMERIC, out_dtype=to_bool)
 ne_p = elementwise("ne", np.not_equal, NUMERIC, out_dtype=to_bool)
-lt_p = elementwise("lt", np.less, REAL, out_dtype=to_bool)
-le_p = elementwise("le", np.less_equal, REAL, out_dtype=to_bool)
-gt_p = elementwise("gt", np.greater, REAL, out_dtype=to_bool)
-ge_p = elementwise("ge", np.greater_equal, REAL, out_dtype=to_bool)
+lt_p = elementwise("lt", np.less, NUMERIC, out_dtype=to_bool)
+le_p = elementwise("le", np.less_equal, NUMERIC, out_dtype=to_bool)
+gt_p = elementwise("gt", np.greater, NUMERIC, out_dtype=to_bool)
+ge_p = elementwise("ge", np.greater_equal, NUMERIC, out_dtype=to_bool)
 
 
 # --- select: where(pred, on_true, on_false) -----------------------------------------------
