@@ -62,23 +62,27 @@ def to_real(dtype) -> np.dtype:
     return np.finfo(dtype).dtype if dtype.kind == "c" else dtype
 
 
-def normalize_axis(op: str, axis: int, ndim: int) -> int:
-    """``axis`` in ``[0, ndim)``, accepting negatives; IndexError-style ValueError otherwise."""
+def normalize_axis(op: str, axis: int, ndim: int, *operands) -> int:
+    """``axis`` in ``[0, ndim)``, accepting negatives; IndexError-style ValueError otherwise.
+
+    ``operands`` (avals or arrays) are named in the error message.
+    """
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise op_error(TypeError, op, f"axis must be an int, got {type(axis).__name__}")
+        raise op_error(TypeError, op, f"axis must be an int, got {type(axis).__name__}",
+                       *operands)
     if not -ndim <= axis < ndim:
         raise op_error(ValueError, op, f"axis {axis} is out of bounds for an array of "
-                       f"dimension {ndim}")
+                       f"dimension {ndim}", *operands)
     return int(axis) % ndim if ndim else 0
 
 
-def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
+def normalize_axes(op: str, axis, ndim: int, *operands) -> tuple[int, ...]:
     """``axis`` as a sorted tuple of non-negative ints (None means all axes)."""
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (tuple, list)):
-        axes = tuple(normalize_axis(op, a, ndim) for a in axis)
+        axes = tuple(normalize_axis(op, a, ndim, *operands) for a in axis)
         if len(set(axes)) != len(axes):
-            raise op_error(ValueError, op, f"repeated axis in {tuple(axis)}")
+            raise op_error(ValueError, op, f"repeated axis in {tuple(axis)}", *operands)
         return tuple(sorted(axes))
-    return (normalize_axis(op, axis, ndim),)
+    return (normalize_axis(op, axis, ndim, *operands),)

@@ -1,1 +1,215 @@
-"""(being written)"""
+"""Indexing primitives: gather / scatter with a static index description, dynamic slices.
+
+``gather`` and ``scatter`` take the operand plus the integer index arrays as operands and
+a static, hashable ``spec`` that describes the rest of a NumPy index, one entry per
+position of the index tuple:
+
+* ``"array"``               the next index-array operand (advanced indexing),
+* an ``int`` ``i >= 0``     a static integer index,
+* ``(start, stop, step)``   a normalised slice (``stop`` is None for a negative step that
+                            runs to the beginning),
+* ``None``                  a new axis of length 1,
+* ``Ellipsis``              the axes the other entries leave (at most one).
+
+Axes after the last entry are taken whole. Placement of the advanced-index axes follows
+NumPy: integers count as advanced indices when an index array is present; if those
+entries sit next to each other the broadcast index shape replaces them in place,
+otherwise (separated by a slice, ``None`` or ``...``) it goes first. The index arrays must
+already be in range and non-negative (``fx.numpy.indexing`` checks and normalises them).
+
+``dynamic_slice`` / ``dynamic_update_slice`` take their start indices as scalar operands
+and clamp them so the window fits, as in JAX and XLA.
+
+Example:
+    >>> import fx
+    >>> from fx.prims.indexing import gather_p
+    >>> x = fx.asarray([[1, 2, 3], [4, 5, 6]])
+    >>> gather_p.bind(x, fx.asarray([2, 0]), spec=((0, 2, 1), "array"))
+    Array([[3, 1],
+           [6, 4]], dtype=int32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import broadcast_shapes, check_kinds
+from fx.errors import op_error
+
+ARRAY = "array"
+INTEGER = "iu"
+
+
+def index_tuple(spec, indices) -> tuple:
+    """The NumPy index that ``spec`` describes, with ``indices`` in the array slots."""
+    arrays = iter(indices)
+    out = []
+    for e in spec:
+        if e is None or e is Ellipsis or isinstance(e, int):
+            out.append(e)
+        elif e == ARRAY:
+            out.append(next(arrays))
+        else:
+            out.append(slice(*e))
+    return tuple(out)
+
+
+def _slice_length(op, e, n, x) -> int:
+    if not (isinstance(e, tuple) and len(e) == 3 and isinstance(e[2], int) and e[2] != 0):
+        raise op_error(TypeError, op, f"bad index entry {e!r} (expects 'array', an int, "
+                       "None, Ellipsis or a (start, stop, step) tuple)", x)
+    start, stop, step = e
+    if stop is None and step < 0:
+        stop = -1
+    if not (0 <= start <= n and -1 <= stop <= n):
+        raise op_error(IndexError, op, f"slice {e} is out of bounds for an axis of size {n}", x)
+    return len(range(start, stop, step))
+
+
+def indexed_shape(op: str, x, spec, index_avals) -> tuple[int, ...]:
+    """Shape of ``x[index]`` for the index ``spec`` describes; our errors for bad input."""
+    if not isinstance(spec, tuple):
+        raise op_error(TypeError, op, f"spec must be a tuple, got {type(spec).__name__}", x)
+    n_arrays = sum(1 for e in spec if isinstance(e, str) and e == ARRAY)
+    if n_arrays != len(index_avals):
+        raise op_error(ValueError, op, f"spec has {n_arrays} array slots but "
+                       f"{len(index_avals)} index arrays were given", x, *index_avals)
+    check_kinds(op, INTEGER, *index_avals)
+    if sum(e is Ellipsis for e in spec) > 1:
+        raise op_error(IndexError, op, "an index can only have a single ellipsis ('...')", x)
+    consumed = sum(1 for e in spec if e is not None and e is not Ellipsis)
+    if consumed > x.ndim:
+        raise op_error(IndexError, op, f"too many indices: the array is {x.ndim}-dimensional "
+                       f"but {consumed} were indexed", x)
+    advanced = n_arrays > 0
+    out, adv_entries, adv_at, axis = [], [], None, 0
+    for k, e in enumerate(spec):
+        if e is None:
+            out.append(1)
+        elif e is Ellipsis:
+            width = x.ndim - consumed
+            out.extend(x.shape[axis:axis + width])
+            axis += width
+        elif (isinstance(e, str) and e == ARRAY) or (isinstance(e, int) and
+                                                      not isinstance(e, bool)):
+            if isinstance(e, int) and not 0 <= e < x.shape[axis]:
+                raise op_error(IndexError, op, f"index {e} is out of bounds for axis {axis} "
+                               f"with size {x.shape[axis]}", x)
+            if advanced:
+                adv_entries.append(k)
+                adv_at = len(out) if adv_at is None else adv_at
+            axis += 1
+        else:
+            out.append(_slice_length(op, e, x.shape[axis], x))
+            axis += 1
+    out.extend(x.shape[axis:])
+    if advanced:
+        shape = tuple(broadcast_shapes(op, *index_avals))
+        contiguous = adv_entries[-1] - adv_entries[0] + 1 == len(adv_entries)
+        at = adv_at if contiguous else 0
+        out[at:at] = shape
+    return tuple(out)
+
+
+# --- gather: x[index] -------------------------------------------------------------------------
+def _gather_abstract(x, *indices, spec):
+    return ShapedArray(indexed_shape("gather", x, spec, indices), x.dtype, x.weak_type)
+
+
+gather_p = Primitive("gather", impl=lambda x, *idx, spec: x[index_tuple(spec, idx)],
+                     abstract_eval=_gather_abstract)
+
+
+# --- scatter: copy of x with x[index] combined with updates -----------------------------------
+# Duplicate indices: "add", "mul", "min" and "max" accumulate every update (ufunc.at);
+# for "set" the last update written wins, as in NumPy assignment.
+SCATTER_UFUNCS = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def _scatter_impl(x, updates, *idx, spec, mode):
+    out = np.copy(x)
+    index = index_tuple(spec, idx)
+    if mode == "set":
+        out[index] = updates
+    else:
+        SCATTER_UFUNCS[mode].at(out, index, updates)
+    return out
+
+
+def _scatter_abstract(x, updates, *indices, spec, mode):
+    op = f"scatter-{mode}"
+    if mode != "set" and mode not in SCATTER_UFUNCS:
+        raise op_error(ValueError, "scatter", f"mode must be one of 'set', "
+                       f"{', '.join(map(repr, SCATTER_UFUNCS))}; got {mode!r}", x)
+    shape = indexed_shape(op, x, spec, indices)
+    if updates.shape != shape or updates.dtype != x.dtype:
+        raise op_error(ValueError, op, f"updates must have the indexed shape {shape} and "
+                       f"dtype {x.dtype} (broadcast and cast first)", x, updates)
+    return x.update(weak_type=False)
+
+
+scatter_p = Primitive("scatter", impl=_scatter_impl, abstract_eval=_scatter_abstract)
+
+
+# --- dynamic_slice / dynamic_update_slice: traced starts, clamped into range --------------------
+def _clamped_window(shape, starts, sizes) -> tuple:
+    """The slices of the window, each start clamped into ``[0, n - size]``.
+
+    Raises for input the shape rule rejects (the eager path then reports the rule's error).
+    """
+    if not len(starts) == len(sizes) == len(shape) or any(
+            not 0 <= k <= n for k, n in zip(sizes, shape)) or any(
+            not isinstance(s, int) and s.dtype.kind not in INTEGER for s in starts):
+        raise ValueError("invalid dynamic window")
+    return tuple(slice(s, s + k) for s, k in
+                 ((min(max(int(s), 0), n - k), k) for n, s, k in zip(shape, starts, sizes)))
+
+
+def _check_starts(op: str, x, starts, *others) -> None:
+    if len(starts) != x.ndim:
+        raise op_error(ValueError, op, f"needs one start index per axis of shape {x.shape}, "
+                       f"got {len(starts)}", x, *others, *starts)
+    if any(s.ndim != 0 for s in starts):
+        raise op_error(TypeError, op, "start indices must be scalars", x, *others, *starts)
+    check_kinds(op, INTEGER, *starts)
+
+
+def _check_window(op: str, x, sizes, *others) -> None:
+    if len(sizes) != x.ndim or any(not 0 <= k <= n for k, n in zip(sizes, x.shape)):
+        raise op_error(ValueError, op, f"slice sizes {tuple(sizes)} must be non-negative, one "
+                       f"per axis and fit the operand shape {x.shape}", x, *others)
+
+
+def _dynamic_slice_abstract(x, *starts, slice_sizes):
+    _check_window("dynamic_slice", x, slice_sizes)
+    _check_starts("dynamic_slice", x, starts)
+    return x.update(shape=slice_sizes)
+
+
+dynamic_slice_p = Primitive(
+    "dynamic_slice", abstract_eval=_dynamic_slice_abstract,
+    impl=lambda x, *starts, slice_sizes: x[_clamped_window(x.shape, starts, slice_sizes)])
+
+
+def _dynamic_update_slice_impl(x, update, *starts):
+    if update.dtype != x.dtype:
+        raise TypeError("dtype mismatch")
+    out = np.copy(x)
+    out[_clamped_window(x.shape, starts, update.shape)] = update
+    return out
+
+
+def _dynamic_update_slice_abstract(x, update, *starts):
+    op = "dynamic_update_slice"
+    if update.ndim != x.ndim:
+        raise op_error(ValueError, op, "update must have the operand's rank", x, update)
+    _check_window(op, x, update.shape, update)
+    _check_starts(op, x, starts, update)
+    if update.dtype != x.dtype:
+        raise op_error(TypeError, op, "update must have the operand's dtype", x, update)
+    return x.update(weak_type=False)
+
+
+dynamic_update_slice_p = Primitive("dynamic_update_slice", impl=_dynamic_update_slice_impl,
+                                   abstract_eval=_dynamic_update_slice_abstract)

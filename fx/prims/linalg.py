@@ -1,1 +1,247 @@
-"""(being written)"""
+"""Linear-algebra primitives: the one contraction (``dot_general``), ``diagonal`` and the
+matrix decompositions and solvers.
+
+``dot_general`` is the only contraction: ``matmul``, ``dot``, ``tensordot``, ``einsum``
+and friends in ``fx.numpy`` are compositions of it. Its output layout follows JAX:
+batch dimensions, then the free dimensions of ``x``, then those of ``y``. The
+decompositions act on the last two axes and are batched over the leading ones, as in
+``numpy.linalg``; operands share one float or complex dtype (``fx.numpy`` promotes).
+
+Example:
+    >>> import fx.numpy as fnp
+    >>> from fx.prims.linalg import dot_general_p
+    >>> x, y = fnp.ones((2, 3)), fnp.ones((3, 4))
+    >>> dot_general_p.bind(x, y, dimension_numbers=(((1,), (0,)), ((), ()))).shape
+    (2, 4)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
+from fx.errors import op_error
+
+INEXACT = "fc"
+
+
+# --- dot_general -------------------------------------------------------------------------
+def _free_dims(ndim: int, contract, batch) -> tuple[int, ...]:
+    used = set(contract) | set(batch)
+    return tuple(d for d in range(ndim) if d not in used)
+
+
+def _check_dims(x, y, dims, what: str) -> None:
+    """Dimension indices valid for ``x``/``y`` and of matching sizes."""
+    xd, yd = dims
+    if len(xd) != len(yd):
+        raise op_error(ValueError, "dot_general", f"{what} dimensions {xd} and {yd} differ in "
+                       "length", x, y)
+    for a, ds in ((x, xd), (y, yd)):
+        if any(not isinstance(d, int) or not 0 <= d < a.ndim for d in ds):
+            raise op_error(ValueError, "dot_general", f"{what} dimensions {ds} out of range for "
+                           f"an operand of dimension {a.ndim}", x, y)
+    for i, j in zip(xd, yd):
+        if x.shape[i] != y.shape[j]:
+            raise op_error(ValueError, "dot_general", f"{what} dimension {x.shape[i]} != "
+                           f"{y.shape[j]} (axes {i} and {j})", x, y)
+
+
+def _dot_general_abstract(x, y, *, dimension_numbers, preferred_element_type=None):
+    check_kinds("dot_general", "biufc", x, y)
+    if x.dtype != y.dtype:
+        raise op_error(TypeError, "dot_general", "operands must share one dtype (promote first)",
+                       x, y)
+    (xc, yc), (xb, yb) = dimension_numbers
+    _check_dims(x, y, (xc, yc), "contracting")
+    _check_dims(x, y, (xb, yb), "batch")
+    for c, b in ((xc, xb), (yc, yb)):
+        if len(set(c) | set(b)) != len(c) + len(b):
+            raise op_error(ValueError, "dot_general", f"repeated dimension in contracting {c} "
+                           f"and batch {b}", x, y)
+    shape = ([x.shape[d] for d in xb] + [x.shape[d] for d in _free_dims(x.ndim, xc, xb)]
+             + [y.shape[d] for d in _free_dims(y.ndim, yc, yb)])
+    return ShapedArray(shape, preferred_element_type or x.dtype)
+
+
+def _as_batched_matrix(a, perm, shape):
+    """``a`` transposed by ``perm`` and reshaped to ``shape``; no work when already so."""
+    if perm != tuple(range(a.ndim)):
+        a = a.transpose(perm)
+    return a if a.shape == shape else a.reshape(shape)
+
+
+def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
+    # One BLAS call: both operands as (batch..., free, contract) matrices, then np.matmul.
+    (xc, yc), (xb, yb) = dimension_numbers
+    if preferred_element_type is not None:
+        x, y = x.astype(preferred_element_type), y.astype(preferred_element_type)
+    if not xb and y.ndim <= 2 and xc == (x.ndim - 1,) and yc == (max(y.ndim - 2, 0),):
+        return np.matmul(x, y)  # already matmul's layout (the common case): no reshapes
+    xf, yf = _free_dims(x.ndim, xc, xb), _free_dims(y.ndim, yc, yb)
+    batch = tuple(x.shape[d] for d in xb)
+    m, n = tuple(x.shape[d] for d in xf), tuple(y.shape[d] for d in yf)
+    k = math.prod(x.shape[d] for d in xc)
+    lhs = _as_batched_matrix(x, xb + xf + xc, batch + (math.prod(m), k))
+    rhs = _as_batched_matrix(y, yb + yc + yf, batch + (k, math.prod(n)))
+    out = np.matmul(lhs, rhs)
+    shape = batch + m + n
+    return out if out.shape == shape else out.reshape(shape)
+
+
+dot_general_p = Primitive("dot_general", impl=_dot_general_impl,
+                          abstract_eval=_dot_general_abstract)
+
+
+# --- diagonal ------------------------------------------------------------------------------
+# A primitive rather than a gather: one backend call that returns a view, no index arrays.
+def _diagonal_abstract(x, *, offset, axis1, axis2):
+    if x.ndim < 2:
+        raise op_error(ValueError, "diagonal", "input must be at least 2-D", x)
+    a1, a2 = normalize_axis("diagonal", axis1, x.ndim), normalize_axis("diagonal", axis2, x.ndim)
+    if a1 == a2:
+        raise op_error(ValueError, "diagonal", f"axis1 and axis2 are the same axis ({axis1})", x)
+    n1, n2 = x.shape[a1], x.shape[a2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    rest = [d for i, d in enumerate(x.shape) if i not in (a1, a2)]
+    return ShapedArray(rest + [length], x.dtype)
+
+
+diagonal_p = Primitive("diagonal", impl=lambda x, *, offset, axis1, axis2:
+                       np.diagonal(x, offset, axis1, axis2),
+                       abstract_eval=_diagonal_abstract)
+
+
+# --- decompositions ------------------------------------------------------------------------
+def _matrix(op: str, a, square: bool = True):
+    """Check that ``a`` is a (stack of) float/complex matrix; return its last two sizes."""
+    check_kinds(op, INEXACT, a)
+    if a.ndim < 2:
+        raise op_error(ValueError, op, "expects a matrix (at least 2-D)", a)
+    m, n = a.shape[-2:]
+    if square and m != n:
+        raise op_error(ValueError, op, f"expects square matrices, got shape {a.shape}", a)
+    return m, n
+
+
+def _same_dtype(op: str, *avals) -> None:
+    if len({a.dtype for a in avals}) > 1:
+        raise op_error(TypeError, op, "operands must share one dtype (promote first)", *avals)
+
+
+def _square_rule(op: str, batch_only: bool = False):
+    """Rule of ``inv``-like (same aval) or ``det``-like (batch shape only) primitives."""
+    def abstract_eval(a):
+        _matrix(op, a)
+        return a.update(shape=a.shape[:-2]) if batch_only else a
+    return abstract_eval
+
+
+cholesky_p = Primitive("cholesky", impl=np.linalg.cholesky, abstract_eval=_square_rule("cholesky"))
+inv_p = Primitive("inv", impl=np.linalg.inv, abstract_eval=_square_rule("inv"))
+det_p = Primitive("det", impl=np.linalg.det, abstract_eval=_square_rule("det", batch_only=True))
+
+
+def _slogdet_abstract(a):
+    _matrix("slogdet", a)
+    return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], to_real(a.dtype))]
+
+
+slogdet_p = Primitive("slogdet", impl=lambda a: list(np.linalg.slogdet(a)),
+                      abstract_eval=_slogdet_abstract, multiple_results=True)
+
+
+def _qr_abstract(a, *, mode):
+    m, n = _matrix("qr", a, square=False)
+    if mode not in ("reduced", "complete"):
+        raise op_error(ValueError, "qr", f"mode must be 'reduced' or 'complete', got {mode!r}", a)
+    k = min(m, n) if mode == "reduced" else m
+    batch = a.shape[:-2]
+    return [a.update(shape=batch + (m, k)), a.update(shape=batch + (k, n))]
+
+
+qr_p = Primitive("qr", impl=lambda a, *, mode: list(np.linalg.qr(a, mode=mode)),
+                 abstract_eval=_qr_abstract, multiple_results=True)
+
+
+def _svd_abstract(a, *, full_matrices, compute_uv):
+    m, n = _matrix("svd", a, square=False)
+    k, batch = min(m, n), a.shape[:-2]
+    s = ShapedArray(batch + (k,), to_real(a.dtype))
+    if not compute_uv:
+        return [s]
+    ku, kv = (m, n) if full_matrices else (k, k)
+    return [a.update(shape=batch + (m, ku)), s, a.update(shape=batch + (kv, n))]
+
+
+def _svd_impl(a, *, full_matrices, compute_uv):
+    if not compute_uv:
+        return [np.linalg.svd(a, compute_uv=False)]
+    return list(np.linalg.svd(a, full_matrices=full_matrices))
+
+
+svd_p = Primitive("svd", impl=_svd_impl, abstract_eval=_svd_abstract, multiple_results=True)
+
+
+def _eigh_abstract(a, *, UPLO):
+    n, _ = _matrix("eigh", a)
+    if UPLO not in ("L", "U"):
+        raise op_error(ValueError, "eigh", f"UPLO must be 'L' or 'U', got {UPLO!r}", a)
+    return [ShapedArray(a.shape[:-1], to_real(a.dtype)), a]
+
+
+eigh_p = Primitive("eigh", impl=lambda a, *, UPLO: list(np.linalg.eigh(a, UPLO=UPLO)),
+                   abstract_eval=_eigh_abstract, multiple_results=True)
+
+
+# --- solvers -------------------------------------------------------------------------------
+def _solve_abstract(a, b):
+    n, _ = _matrix("solve", a)
+    check_kinds("solve", INEXACT, b)
+    _same_dtype("solve", a, b)
+    if b.ndim == 1:  # NumPy 2: b is a vector only when it is 1-D
+        if b.shape[0] != n:
+            raise op_error(ValueError, "solve", f"b has {b.shape[0]} rows, a is {n}x{n}", a, b)
+        return b.update(shape=a.shape[:-2] + (n,))
+    if b.ndim < 2 or b.shape[-2] != n:
+        raise op_error(ValueError, "solve", f"b must have shape ({n},) or (..., {n}, K), got "
+                       f"{b.shape}", a, b)
+    batch = broadcast_shapes("solve", ShapedArray(a.shape[:-2], a.dtype),
+                             ShapedArray(b.shape[:-2], b.dtype))
+    return b.update(shape=batch + b.shape[-2:])
+
+
+solve_p = Primitive("solve", impl=np.linalg.solve, abstract_eval=_solve_abstract)
+
+
+def _triangular_solve_abstract(a, b, *, left_side, lower, transpose_a):
+    m, _ = _matrix("triangular_solve", a)
+    check_kinds("triangular_solve", INEXACT, b)
+    _same_dtype("triangular_solve", a, b)
+    if b.ndim < 2:
+        raise op_error(ValueError, "triangular_solve", "b must be at least 2-D", a, b)
+    rows = b.shape[-2] if left_side else b.shape[-1]
+    if rows != m:
+        side = "rows" if left_side else "columns"
+        raise op_error(ValueError, "triangular_solve", f"b has {rows} {side}, a is {m}x{m}",
+                       a, b)
+    batch = broadcast_shapes("triangular_solve", ShapedArray(a.shape[:-2], a.dtype),
+                             ShapedArray(b.shape[:-2], b.dtype))
+    return b.update(shape=batch + b.shape[-2:])
+
+
+def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a):
+    # scipy is not a dependency: a general solve on the masked triangle gives the same answer.
+    t = np.tril(a) if lower else np.triu(a)
+    if transpose_a:
+        t = np.swapaxes(t, -1, -2)
+    if left_side:
+        return np.linalg.solve(t, b)
+    return np.swapaxes(np.linalg.solve(np.swapaxes(t, -1, -2), np.swapaxes(b, -1, -2)), -1, -2)
+
+
+triangular_solve_p = Primitive("triangular_solve", impl=_triangular_solve_impl,
+                               abstract_eval=_triangular_solve_abstract)

@@ -1,1 +1,96 @@
-"""(being written)"""
+"""Reduction primitives: sums, products, extrema, logical folds, arg-extrema, cumulative ops.
+
+Reductions drop the reduced axes (``fx.numpy`` adds ``keepdims`` with a reshape) and
+keep the input dtype: ``fx.numpy`` casts first where NumPy would widen (bool sums, means).
+
+Example:
+    >>> import fx
+    >>> from fx.prims.reductions import reduce_sum_p
+    >>> reduce_sum_p.bind(fx.asarray([[1, 2], [3, 4]]), axes=(1,))
+    Array([3, 7], dtype=int32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import check_kinds, normalize_axis
+from fx.errors import op_error
+
+
+def _check_axes(op: str, x, axes) -> None:
+    for a in axes:
+        if normalize_axis(op, a, x.ndim, x) != a:
+            raise op_error(ValueError, op, f"axes {axes} must be non-negative", x)
+    if len(set(axes)) != len(axes):
+        raise op_error(ValueError, op, f"repeated axis in {axes}", x)
+
+
+def _reduce_rule(op: str, kinds: str, empty_ok: bool):
+    """Shape rule of ``op(x, axes=...)``: the reduced axes disappear, the dtype stays."""
+    def abstract_eval(x, *, axes):
+        check_kinds(op, kinds, x)
+        _check_axes(op, x, axes)
+        if not empty_ok and any(x.shape[a] == 0 for a in axes):
+            raise op_error(ValueError, op, f"the {op.removeprefix('reduce_')} of an empty axis "
+                           f"(axes {axes} of shape {x.shape}) is undefined", x)
+        return ShapedArray(tuple(n for i, n in enumerate(x.shape) if i not in axes), x.dtype)
+    return abstract_eval
+
+
+def _reduction(op: str, np_fn, kinds: str, empty_ok: bool = True, typed: bool = False):
+    """Declare ``op``; ``typed`` reductions pass ``dtype=`` so NumPy does not widen ints."""
+    if typed:
+        impl = lambda x, *, axes: np_fn(x, axis=axes, dtype=x.dtype)
+    else:
+        impl = lambda x, *, axes: np_fn(x, axis=axes)
+    return Primitive(op, impl=impl, abstract_eval=_reduce_rule(op, kinds, empty_ok))
+
+
+reduce_sum_p = _reduction("reduce_sum", np.sum, "iufc", typed=True)
+reduce_prod_p = _reduction("reduce_prod", np.prod, "iufc", typed=True)
+reduce_max_p = _reduction("reduce_max", np.max, "biufc", empty_ok=False)
+reduce_min_p = _reduction("reduce_min", np.min, "biufc", empty_ok=False)
+reduce_and_p = _reduction("reduce_and", np.all, "b")
+reduce_or_p = _reduction("reduce_or", np.any, "b")
+
+
+# --- argmax / argmin: first occurrence, NaN counts as the extreme (as NumPy) -----------------
+def _arg_rule(op: str):
+    def abstract_eval(x, *, axis, index_dtype):
+        check_kinds(op, "biufc", x)
+        _check_axes(op, x, (axis,))
+        if x.shape[axis] == 0:
+            raise op_error(ValueError, op, f"attempt to get {op} of an empty axis {axis} of "
+                           f"shape {x.shape}", x)
+        return ShapedArray(x.shape[:axis] + x.shape[axis + 1:], index_dtype)
+    return abstract_eval
+
+
+def _arg_reduction(op: str, np_fn) -> Primitive:
+    return Primitive(
+        op, abstract_eval=_arg_rule(op),
+        impl=lambda x, *, axis, index_dtype: np_fn(x, axis=axis).astype(index_dtype, copy=False))
+
+
+argmax_p = _arg_reduction("argmax", np.argmax)
+argmin_p = _arg_reduction("argmin", np.argmin)
+
+
+# --- cumulative sums and products along one axis, optionally from the end ----------------------
+def _cumulative(op: str, np_fn) -> Primitive:
+    def impl(x, *, axis, reverse=False):
+        if reverse:
+            return np.flip(np_fn(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
+        return np_fn(x, axis=axis, dtype=x.dtype)
+
+    def abstract_eval(x, *, axis, reverse=False):
+        check_kinds(op, "iufc", x)
+        _check_axes(op, x, (axis,))
+        return x.update(weak_type=False)
+    return Primitive(op, impl=impl, abstract_eval=abstract_eval)
+
+
+cumsum_p = _cumulative("cumsum", np.cumsum)
+cumprod_p = _cumulative("cumprod", np.cumprod)

@@ -1,1 +1,233 @@
-"""(being written)"""
+"""Shape primitives: reshape, broadcast, transpose, squeeze, concatenate, pad, rev, slice, sort.
+
+Static parameters follow JAX's ``lax`` (``new_sizes``, ``broadcast_dimensions``,
+``permutation``, ``padding_config``, ...). ``fx.numpy`` builds every shape function
+(``reshape``, ``stack``, ``tile``, ``pad``, ``roll``, ...) out of these.
+
+Example:
+    >>> import fx
+    >>> from fx.prims.shape import broadcast_in_dim_p
+    >>> broadcast_in_dim_p.bind(fx.asarray([1, 2]), shape=(3, 2), broadcast_dimensions=(1,))
+    Array([[1, 2],
+           [1, 2],
+           [1, 2]], dtype=int32)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import check_kinds, normalize_axis
+from fx.errors import op_error
+
+NUMERIC = "biufc"
+
+
+def _same_dtype(op: str, *avals) -> None:
+    if len({a.dtype for a in avals}) > 1:
+        raise op_error(TypeError, op, "operands must share one dtype (promote first)", *avals)
+
+
+def _check_axes(op: str, dims, ndim: int, x, what: str = "dimensions") -> None:
+    """``dims`` are distinct axes in ``[0, ndim)``."""
+    for d in dims:
+        normalize_axis(op, d, ndim, x)
+        if d < 0:
+            raise op_error(ValueError, op, f"{what} must be non-negative, got {dims}", x)
+    if len(set(dims)) != len(dims):
+        raise op_error(ValueError, op, f"repeated axis in {what} {dims}", x)
+
+
+# --- reshape ---------------------------------------------------------------------------------
+def _reshape_abstract(x, *, new_sizes):
+    if any(d < 0 for d in new_sizes) or math.prod(new_sizes) != x.size:
+        raise op_error(ValueError, "reshape", f"cannot reshape an array of shape {x.shape} "
+                       f"(size {x.size}) into shape {tuple(new_sizes)}", x)
+    return x.update(shape=new_sizes)
+
+
+reshape_p = Primitive("reshape", impl=lambda x, *, new_sizes: np.reshape(x, new_sizes),
+                      abstract_eval=_reshape_abstract)
+
+
+# --- broadcast_in_dim: operand dim i becomes output dim broadcast_dimensions[i] ---------------
+def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = x.shape[i]
+    return np.broadcast_to(np.reshape(x, expanded), shape)
+
+
+def _broadcast_in_dim_abstract(x, *, shape, broadcast_dimensions):
+    op = "broadcast_in_dim"
+    dims = tuple(broadcast_dimensions)
+    if len(dims) != x.ndim:
+        raise op_error(ValueError, op, f"broadcast_dimensions {dims} must name one output "
+                       f"dimension per operand dimension ({x.ndim})", x)
+    if any(n < 0 for n in shape):
+        raise op_error(ValueError, op, f"negative dimensions in shape {tuple(shape)}", x)
+    if any(b <= a for a, b in zip(dims, dims[1:])):
+        raise op_error(ValueError, op, f"broadcast_dimensions {dims} must be increasing", x)
+    for i, d in enumerate(dims):
+        if not 0 <= d < len(shape) or x.shape[i] not in (1, shape[d]):
+            raise op_error(ValueError, op, f"cannot broadcast an array of shape {x.shape} to "
+                           f"shape {tuple(shape)}", x)
+    return x.update(shape=shape)
+
+
+broadcast_in_dim_p = Primitive("broadcast_in_dim", impl=_broadcast_in_dim_impl,
+                               abstract_eval=_broadcast_in_dim_abstract)
+
+
+# --- transpose -------------------------------------------------------------------------------
+def _transpose_abstract(x, *, permutation):
+    perm = tuple(permutation)
+    if sorted(perm) != list(range(x.ndim)):
+        raise op_error(ValueError, "transpose", f"axes {perm} are not a permutation of the "
+                       f"{x.ndim} axes of shape {x.shape}", x)
+    return x.update(shape=tuple(x.shape[p] for p in perm))
+
+
+transpose_p = Primitive("transpose", impl=lambda x, *, permutation: np.transpose(x, permutation),
+                        abstract_eval=_transpose_abstract)
+
+
+# --- squeeze ---------------------------------------------------------------------------------
+def _squeeze_abstract(x, *, dimensions):
+    _check_axes("squeeze", dimensions, x.ndim, x)
+    if any(x.shape[d] != 1 for d in dimensions):
+        raise op_error(ValueError, "squeeze", f"cannot squeeze axes {tuple(dimensions)} of "
+                       f"shape {x.shape}: their size is not one", x)
+    return x.update(shape=tuple(n for i, n in enumerate(x.shape) if i not in dimensions))
+
+
+squeeze_p = Primitive("squeeze", impl=lambda x, *, dimensions: np.squeeze(x, axis=dimensions),
+                      abstract_eval=_squeeze_abstract)
+
+
+# --- concatenate -----------------------------------------------------------------------------
+def _concatenate_abstract(*xs, dimension):
+    op = "concatenate"
+    if not xs:
+        raise op_error(ValueError, op, "need at least one array to concatenate")
+    _same_dtype(op, *xs)
+    shapes = ", ".join(str(x.shape) for x in xs)
+    first = xs[0]
+    if first.ndim == 0:
+        raise op_error(ValueError, op, "zero-dimensional arrays cannot be concatenated", *xs)
+    dimension = normalize_axis(op, dimension, first.ndim, *xs)
+    for x in xs:
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
+                                       if i != dimension):
+            raise op_error(ValueError, op, f"shapes {shapes} must match except along axis "
+                           f"{dimension}", *xs)
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(shape, first.dtype, weak_type=all(x.weak_type for x in xs))
+
+
+concatenate_p = Primitive("concatenate",
+                          impl=lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+                          abstract_eval=_concatenate_abstract)
+
+
+# --- pad: lax.pad semantics, ((lo, hi, interior), ...) per axis; negative lo/hi crop ----------
+def _pad_sizes(n: int, lo: int, hi: int, interior: int) -> int:
+    return lo + hi + (n + max(n - 1, 0) * interior)
+
+
+def _pad_impl(x, padding_value, *, padding_config):
+    grown = tuple(_pad_sizes(n, max(lo, 0), max(hi, 0), i)
+                  for n, (lo, hi, i) in zip(x.shape, padding_config))
+    out = np.full_like(x, padding_value, shape=grown)
+    inner = tuple(slice(max(lo, 0), g - max(hi, 0), i + 1)
+                  for g, (lo, hi, i) in zip(grown, padding_config))
+    out[inner] = x
+    crop = tuple(slice(-min(lo, 0), g + min(hi, 0))
+                 for g, (lo, hi, _) in zip(grown, padding_config))
+    if any(c.start > c.stop for c in crop):
+        raise ValueError("pad crops to a negative size")  # the shape rule explains
+    return out[crop]
+
+
+def _pad_abstract(x, padding_value, *, padding_config):
+    op = "pad"
+    _same_dtype(op, x, padding_value)
+    if padding_value.ndim != 0:
+        raise op_error(ValueError, op, "the padding value must be a scalar", x, padding_value)
+    if len(padding_config) != x.ndim or any(len(c) != 3 for c in padding_config):
+        raise op_error(ValueError, op, f"padding_config {padding_config} must hold one "
+                       f"(low, high, interior) triple per axis of shape {x.shape}", x)
+    if any(i < 0 for _, _, i in padding_config):
+        raise op_error(ValueError, op, f"interior padding must be non-negative, got "
+                       f"{padding_config}", x)
+    shape = tuple(_pad_sizes(n, *c) for n, c in zip(x.shape, padding_config))
+    if any(n < 0 for n in shape):
+        raise op_error(ValueError, op, f"padding_config {padding_config} crops shape {x.shape} "
+                       f"to the negative size {shape}", x)
+    return x.update(shape=shape)
+
+
+pad_p = Primitive("pad", impl=_pad_impl, abstract_eval=_pad_abstract)
+
+
+# --- rev -------------------------------------------------------------------------------------
+def _rev_abstract(x, *, dimensions):
+    _check_axes("rev", dimensions, x.ndim, x)
+    return x
+
+
+rev_p = Primitive("rev", impl=lambda x, *, dimensions: np.flip(x, axis=dimensions),
+                  abstract_eval=_rev_abstract)
+
+
+# --- slice: static strided window [start, limit) with positive strides -------------------------
+def _slice_impl(x, *, start_indices, limit_indices, strides):
+    window = tuple(slice(*t) for t in zip(start_indices, limit_indices, strides))
+    if len(window) != x.ndim or any(not 0 <= w.start <= w.stop <= n or w.step < 1
+                                    for w, n in zip(window, x.shape)):
+        raise IndexError("slice bounds")  # NumPy would clamp; the shape rule explains
+    return x[window]
+
+
+def _slice_abstract(x, *, start_indices, limit_indices, strides):
+    op = "slice"
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise op_error(ValueError, op, f"start_indices {start_indices}, limit_indices "
+                       f"{limit_indices} and strides {strides} need one entry per axis of "
+                       f"shape {x.shape}", x)
+    for n, s, lim, st in zip(x.shape, start_indices, limit_indices, strides):
+        if not 0 <= s <= lim <= n or st < 1:
+            raise op_error(IndexError, op, f"slice start {start_indices}, limit "
+                           f"{limit_indices}, strides {strides} is out of bounds for shape "
+                           f"{x.shape}", x)
+    return x.update(shape=tuple(-(-(lim - s) // st)
+                                for s, lim, st in zip(start_indices, limit_indices, strides)))
+
+
+slice_p = Primitive("slice", impl=_slice_impl, abstract_eval=_slice_abstract)
+
+
+# --- sort / argsort: stable, along one dimension, NaNs last (as NumPy) ------------------------
+def _sort_abstract(x, *, dimension):
+    check_kinds("sort", NUMERIC, x)
+    normalize_axis("sort", dimension, x.ndim, x)
+    if x.ndim == 0:
+        raise op_error(ValueError, "sort", "cannot sort a zero-dimensional array", x)
+    return x
+
+
+def _argsort_abstract(x, *, dimension, index_dtype):
+    _sort_abstract(x, dimension=dimension)
+    return ShapedArray(x.shape, index_dtype)
+
+
+sort_p = Primitive("sort", impl=lambda x, *, dimension: np.sort(x, axis=dimension, kind="stable"),
+                   abstract_eval=_sort_abstract)
+argsort_p = Primitive(
+    "argsort", abstract_eval=_argsort_abstract,
+    impl=lambda x, *, dimension, index_dtype:
+        np.argsort(x, axis=dimension, kind="stable").astype(index_dtype, copy=False))
