@@ -36,6 +36,7 @@ from fx.errors import UnsupportedError
 from fx.numpy import linalg
 from fx.numpy.contractions import *
 from fx.numpy.creation import *
+from fx.numpy.index_tricks import *
 from fx.numpy.indexing import *
 from fx.numpy.manipulation import *
 from fx.numpy.math import *

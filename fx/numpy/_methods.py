@@ -69,26 +69,22 @@ def astype(self, dtype, copy=True):
 
 def attach() -> None:
     for op, name in _BINARY.items():
-        fn = getattr(fnp, name, None)
-        if fn is not None:
-            setattr(Array, f"__{op}__", fn)
-            setattr(Array, f"__r{op}__", _reflected(fn))
+        fn = getattr(fnp, name)
+        setattr(Array, f"__{op}__", fn)
+        setattr(Array, f"__r{op}__", _reflected(fn))
     for op, name in _COMPARE.items():
         setattr(Array, f"__{op}__", getattr(fnp, name))
     for op, name in _UNARY.items():
         setattr(Array, f"__{op}__", getattr(fnp, name))
     for name in _METHODS:
-        fn = getattr(fnp, name, None)
-        if fn is not None:
-            setattr(Array, name, _method(fn))
+        setattr(Array, name, _method(getattr(fnp, name)))
     Array.reshape, Array.transpose, Array.astype = reshape, transpose, astype
     Array.copy = lambda self: self
     Array.T = property(lambda self: fnp.transpose(self), doc="Axes reversed.")
     Array.mT = property(lambda self: fnp.swapaxes(self, -1, -2), doc="Last two axes swapped.")
     Array.real = property(fnp.real, doc="Real part.")
     Array.imag = property(fnp.imag, doc="Imaginary part.")
-    if hasattr(fnp, "getitem"):
-        Array.__getitem__ = fnp.getitem
+    Array.__getitem__ = fnp.getitem
 
 
 attach()

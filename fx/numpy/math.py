@@ -166,7 +166,7 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):
 def where(condition, x=None, y=None, /):
     """``x`` where ``condition`` holds, else ``y`` (broadcasting). One argument: ``nonzero``."""
     if x is None and y is None:
-        from fx.numpy.indexing import nonzero
+        from fx.numpy.index_tricks import nonzero
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: give both x and y, or neither")
