@@ -1,4 +1,5 @@
 """Registry-driven: every op in the table matches NumPy in values, shape and dtype."""
+import os
 import warnings
 
 import numpy as np
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 import fx
 from tests.op_specs import ALL_SPECS
 
+# FX_TEST_EXAMPLES=200 python -m pytest tests/test_op_values.py   searches harder (slow)
+EXAMPLES = int(os.environ.get("FX_TEST_EXAMPLES", "12"))
 CASES = [pytest.param(spec, np.dtype(dt), id=f"{spec.name}-{np.dtype(dt).name}")
          for spec in ALL_SPECS for dt in spec.dtypes]
 
@@ -31,7 +34,7 @@ def assert_matches(got, expected, spec, dtype):
 
 @pytest.mark.parametrize("spec, dtype", CASES)
 def test_matches_numpy(spec, dtype):
-    @settings(max_examples=12, derandomize=True, deadline=None, database=None)
+    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None)
     @given(st.data())
     def check(data):
         arrs = data.draw(spec.args(dtype), label="args")

@@ -37,13 +37,13 @@ def shapes(*shape_tuple, lo=-2.0, hi=2.0):
 
 
 def well_conditioned(*batch_shapes, n=None, rhs=None, spd=False):
-    """Strategy factory: square matrices ``a + n*I`` (or SPD ``a a^T + n*I``), then ``rhs``."""
+    """Strategy factory: diagonally dominant ``a + (n+1) I`` (or SPD ``a a^T + (n+1) I``)."""
     def make(dtype):
         def build(args):
             a, *rest = args
             m = a.shape[-1]
             eye = np.eye(m, dtype=a.dtype)
-            a = (a @ np.swapaxes(a, -1, -2) if spd else a) + m * eye
+            a = (a @ np.swapaxes(a, -1, -2) if spd else a) + (m + 1) * eye  # diagonally dominant
             return (a, *rest)
         sizes = st.integers(1, 4) if n is None else st.just(n)
         return sizes.flatmap(lambda m: st.tuples(*[

@@ -11,7 +11,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     _sc = None
 
-_TOL = {"rtol": {"float64": 1e-13}, "atol": {"float64": 1e-14}}
+_TOL = {"rtol": {"float64": 1e-12}, "atol": {"float64": 1e-13}}
 
 SPECS = [] if _sc is None else [
     OpSpec("erf", lax.erf, _sc.erf, arrays(lo=-6.0, hi=6.0), **_TOL),
