@@ -40,7 +40,9 @@ from fx.numpy.index_tricks import *
 from fx.numpy.indexing import *
 from fx.numpy.manipulation import *
 from fx.numpy.math import *
+from fx.numpy.padding import *
 from fx.numpy.reductions import *
+from fx.numpy.sorting import *
 
 pi, e, inf, nan, newaxis, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, None, _np.euler_gamma
 dtype = _np.dtype

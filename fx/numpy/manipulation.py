@@ -543,11 +543,3 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
             out.append(bind(sp.broadcast_in_dim_p, x, shape=tuple(shape),
                             broadcast_dimensions=(d,)))
     return tuple(out)
-
-
-# pad and sorting are separate concepts with their own files; re-exported here so that
-# ``fx.numpy`` picks them up with the other shape functions.
-from fx.numpy.padding import pad  # noqa: E402
-from fx.numpy.sorting import argsort, searchsorted, sort  # noqa: E402
-
-__all__ += ["pad", "sort", "argsort", "searchsorted"]
