@@ -66,7 +66,7 @@ def bind(prim: Primitive, *args, **params):
 
 def eager(prim: Primitive, args, params):
     """Run ``prim.impl`` on the buffers of ``args``; turn backend errors into ours."""
-    bufs = [_unwrap(prim, a) for a in args]
+    bufs = [a._v if type(a) is Array else _unwrap(prim, a) for a in args]
     try:
         out = prim.impl(*bufs, **params)
     except FxError:
