@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fx.core.ad import Zero, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
@@ -120,3 +121,99 @@ def _convert_abstract(x, *, new_dtype):
 convert_element_type_p = Primitive(
     "convert_element_type", impl=lambda x, *, new_dtype: x.astype(new_dtype),
     abstract_eval=_convert_abstract)
+
+
+# --- forward-mode rules: d(out) = sum_i d(out)/d(x_i) * t_i ------------------------------------
+def _defunary(prim, derivative):
+    """jvp rule ``t * derivative(x, y)`` where ``y = prim(x)``."""
+    def jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        y = prim.bind(x)
+        return y, t * derivative(x, y)
+    prim.jvp = jvp
+
+
+def _defbinary(prim, d_x, d_y):
+    """jvp rule ``t_x * d_x(x, y, out) + t_y * d_y(x, y, out)`` (broadcasting)."""
+    def jvp(primals, tangents):
+        (x, y), (t_x, t_y) = primals, tangents
+        out = prim.bind(x, y)
+        return out, t_x * d_x(x, y, out) + t_y * d_y(x, y, out)
+    prim.jvp = jvp
+
+
+def _where(condition, x, y):
+    from fx.numpy import where  # the NumPy layer promotes the weak scalars used in rules
+    return where(condition, x, y)
+
+
+def _share(wins, ties, like):
+    """1 where ``wins``, 0.5 on ``ties``, else 0, in ``like``'s dtype."""
+    cast = lambda mask: convert_element_type_p.bind(mask, new_dtype=like.dtype)  # noqa: E731
+    return cast(wins) + 0.5 * cast(ties)
+
+
+def _linear(prim):
+    """jvp rule of a primitive that is linear in every operand: apply it to the tangents."""
+    prim.jvp = lambda primals, tangents, **params: (prim.bind(*primals, **params),
+                                                    prim.bind(*tangents, **params))
+
+
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+_defunary(exp_p, lambda x, y: y)
+_defunary(exp2_p, lambda x, y: y * _LN2)
+_defunary(expm1_p, lambda x, y: y + 1)
+_defunary(log_p, lambda x, y: 1 / x)
+_defunary(log2_p, lambda x, y: 1 / (x * _LN2))
+_defunary(log10_p, lambda x, y: 1 / (x * _LN10))
+_defunary(log1p_p, lambda x, y: 1 / (x + 1))
+_defunary(sqrt_p, lambda x, y: 0.5 / y)
+_defunary(cbrt_p, lambda x, y: 1 / (3 * y * y))
+_defunary(sin_p, lambda x, y: cos_p.bind(x))
+_defunary(cos_p, lambda x, y: -sin_p.bind(x))
+_defunary(tan_p, lambda x, y: 1 + y * y)
+_defunary(asin_p, lambda x, y: 1 / sqrt_p.bind(1 - x * x))
+_defunary(acos_p, lambda x, y: -1 / sqrt_p.bind(1 - x * x))
+_defunary(atan_p, lambda x, y: 1 / (1 + x * x))
+_defunary(sinh_p, lambda x, y: cosh_p.bind(x))
+_defunary(cosh_p, lambda x, y: sinh_p.bind(x))
+_defunary(tanh_p, lambda x, y: 1 - y * y)
+_defunary(asinh_p, lambda x, y: 1 / sqrt_p.bind(x * x + 1))
+_defunary(acosh_p, lambda x, y: 1 / sqrt_p.bind(x * x - 1))
+_defunary(atanh_p, lambda x, y: 1 / (1 - x * x))
+_defunary(abs_p, lambda x, y: sign_p.bind(x))  # real inputs; 0 at the kink, as in JAX
+for _p in (neg_p, conj_p, real_p, imag_p, add_p, sub_p):
+    _linear(_p)
+
+_defbinary(mul_p, lambda x, y, out: y, lambda x, y, out: x)
+_defbinary(div_p, lambda x, y, out: 1 / y, lambda x, y, out: -out / y)
+_defbinary(pow_p, lambda x, y, out: y * pow_p.bind(x, y - 1),
+           lambda x, y, out: _where(x > 0, log_p.bind(_where(x > 0, x, 1)), 0) * out)
+_defbinary(atan2_p, lambda x, y, out: y / (x * x + y * y), lambda x, y, out: -x / (x * x + y * y))
+_defbinary(hypot_p, lambda x, y, out: x / out, lambda x, y, out: y / out)
+_defbinary(logaddexp_p, lambda x, y, out: exp_p.bind(x - out),
+           lambda x, y, out: exp_p.bind(y - out))
+_defbinary(rem_p, lambda x, y, out: 1, lambda x, y, out: -floor_p.bind(x / y))
+_defbinary(fmod_p, lambda x, y, out: 1, lambda x, y, out: -trunc_p.bind(x / y))
+# ties split the tangent evenly, so max(x, x) has derivative 1, as in JAX
+_defbinary(max_p, lambda x, y, out: _share(x > y, x == y, x),
+           lambda x, y, out: _share(y > x, x == y, x))
+_defbinary(min_p, lambda x, y, out: _share(x < y, x == y, x),
+           lambda x, y, out: _share(y < x, x == y, x))
+
+select_p.jvp = lambda primals, tangents: (select_p.bind(*primals),
+                                          select_p.bind(primals[0], *tangents[1:]))
+for _p in (sign_p, floor_p, ceil_p, trunc_p, round_p, not_p, is_nan_p, is_inf_p, is_finite_p,
+           floor_div_p, and_p, or_p, xor_p, shift_left_p, shift_right_p, eq_p, ne_p, lt_p, le_p,
+           gt_p, ge_p):
+    _p.jvp = zero_jvp(_p)
+
+
+def _convert_jvp(primals, tangents, *, new_dtype):
+    out = convert_element_type_p.bind(primals[0], new_dtype=new_dtype)
+    if np.dtype(new_dtype).kind not in "fc":
+        return out, Zero(out.aval)
+    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype)
+
+
+convert_element_type_p.jvp = _convert_jvp

@@ -31,6 +31,8 @@ class OpSpec:
             ``arrays -> strategy of dicts`` for keywords that depend on the inputs (axis).
         rtol / atol: tolerances keyed by dtype name (defaults: tight, per precision).
         check_dtype: compare result dtypes with the reference's.
+        smooth: differentiable on the drawn inputs, so finite differences can check its
+            derivatives (False for piecewise-constant ops, kinks and integer outputs).
     """
     name: str
     fx_fn: Callable
@@ -41,6 +43,7 @@ class OpSpec:
     rtol: dict = field(default_factory=dict)
     atol: dict = field(default_factory=dict)
     check_dtype: bool = True
+    smooth: bool = True
 
     def draw_kwargs(self, arrs) -> st.SearchStrategy:
         if callable(self.kwargs):

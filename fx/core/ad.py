@@ -1,0 +1,40 @@
+"""Symbolic zero tangents, shared by the differentiation rules and the JVP trace.
+
+A ``Zero`` stands for an all-zero tangent of a known aval without allocating it, so
+rules can skip work for inputs that do not depend on what is being differentiated.
+
+Example:
+    >>> from fx.core.ad import Zero, instantiate
+    >>> from fx.core.aval import ShapedArray
+    >>> instantiate(Zero(ShapedArray((2,), "float32")))
+    Array([0., 0.], dtype=float32)
+"""
+from __future__ import annotations
+
+
+class Zero:
+    """An all-zero tangent with abstract value ``aval``."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Zero({self.aval.str_short()})"
+
+
+def instantiate(t):
+    """A real array for a tangent (zeros for a symbolic ``Zero``)."""
+    if type(t) is Zero:
+        from fx.numpy import zeros
+        return zeros(t.aval.shape, t.aval.dtype)
+    return t
+
+
+def zero_jvp(prim):
+    """Rule for a primitive whose output does not vary smoothly with its inputs."""
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        return out, Zero(out.aval)
+    return jvp
