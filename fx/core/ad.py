@@ -38,3 +38,13 @@ def zero_jvp(prim):
         out = prim.bind(*primals, **params)
         return out, Zero(out.aval)
     return jvp
+
+
+def linear_jvp(prim, n_linear: int | None = None):
+    """Rule for a primitive linear in its first ``n_linear`` operands (default: all): apply
+    it to their tangents; the remaining operands (indices, starts) pass through as primals."""
+    def jvp(primals, tangents, **params):
+        n = len(primals) if n_linear is None else n_linear
+        return (prim.bind(*primals, **params),
+                prim.bind(*tangents[:n], *primals[n:], **params))
+    return jvp

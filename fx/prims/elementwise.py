@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import Zero, zero_jvp
+from fx.core.ad import Zero, linear_jvp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
@@ -124,7 +124,7 @@ convert_element_type_p = Primitive(
 
 
 # --- forward-mode rules: d(out) = sum_i d(out)/d(x_i) * t_i ------------------------------------
-def _defunary(prim, derivative):
+def defjvp_unary(prim, derivative):
     """jvp rule ``t * derivative(x, y)`` where ``y = prim(x)``."""
     def jvp(primals, tangents):
         (x,), (t,) = primals, tangents
@@ -133,7 +133,7 @@ def _defunary(prim, derivative):
     prim.jvp = jvp
 
 
-def _defbinary(prim, d_x, d_y):
+def defjvp_binary(prim, d_x, d_y):
     """jvp rule ``t_x * d_x(x, y, out) + t_y * d_y(x, y, out)`` (broadcasting)."""
     def jvp(primals, tangents):
         (x, y), (t_x, t_y) = primals, tangents
@@ -153,53 +153,48 @@ def _share(wins, ties, like):
     return cast(wins) + 0.5 * cast(ties)
 
 
-def _linear(prim):
-    """jvp rule of a primitive that is linear in every operand: apply it to the tangents."""
-    prim.jvp = lambda primals, tangents, **params: (prim.bind(*primals, **params),
-                                                    prim.bind(*tangents, **params))
-
-
 _LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
-_defunary(exp_p, lambda x, y: y)
-_defunary(exp2_p, lambda x, y: y * _LN2)
-_defunary(expm1_p, lambda x, y: y + 1)
-_defunary(log_p, lambda x, y: 1 / x)
-_defunary(log2_p, lambda x, y: 1 / (x * _LN2))
-_defunary(log10_p, lambda x, y: 1 / (x * _LN10))
-_defunary(log1p_p, lambda x, y: 1 / (x + 1))
-_defunary(sqrt_p, lambda x, y: 0.5 / y)
-_defunary(cbrt_p, lambda x, y: 1 / (3 * y * y))
-_defunary(sin_p, lambda x, y: cos_p.bind(x))
-_defunary(cos_p, lambda x, y: -sin_p.bind(x))
-_defunary(tan_p, lambda x, y: 1 + y * y)
-_defunary(asin_p, lambda x, y: 1 / sqrt_p.bind(1 - x * x))
-_defunary(acos_p, lambda x, y: -1 / sqrt_p.bind(1 - x * x))
-_defunary(atan_p, lambda x, y: 1 / (1 + x * x))
-_defunary(sinh_p, lambda x, y: cosh_p.bind(x))
-_defunary(cosh_p, lambda x, y: sinh_p.bind(x))
-_defunary(tanh_p, lambda x, y: 1 - y * y)
-_defunary(asinh_p, lambda x, y: 1 / sqrt_p.bind(x * x + 1))
-_defunary(acosh_p, lambda x, y: 1 / sqrt_p.bind(x * x - 1))
-_defunary(atanh_p, lambda x, y: 1 / (1 - x * x))
-_defunary(abs_p, lambda x, y: sign_p.bind(x))  # real inputs; 0 at the kink, as in JAX
+defjvp_unary(exp_p, lambda x, y: y)
+defjvp_unary(exp2_p, lambda x, y: y * _LN2)
+defjvp_unary(expm1_p, lambda x, y: y + 1)
+defjvp_unary(log_p, lambda x, y: 1 / x)
+defjvp_unary(log2_p, lambda x, y: 1 / (x * _LN2))
+defjvp_unary(log10_p, lambda x, y: 1 / (x * _LN10))
+defjvp_unary(log1p_p, lambda x, y: 1 / (x + 1))
+defjvp_unary(sqrt_p, lambda x, y: 0.5 / y)
+defjvp_unary(cbrt_p, lambda x, y: 1 / (3 * y * y))
+defjvp_unary(sin_p, lambda x, y: cos_p.bind(x))
+defjvp_unary(cos_p, lambda x, y: -sin_p.bind(x))
+defjvp_unary(tan_p, lambda x, y: 1 + y * y)
+defjvp_unary(asin_p, lambda x, y: 1 / sqrt_p.bind(1 - x * x))
+defjvp_unary(acos_p, lambda x, y: -1 / sqrt_p.bind(1 - x * x))
+defjvp_unary(atan_p, lambda x, y: 1 / (1 + x * x))
+defjvp_unary(sinh_p, lambda x, y: cosh_p.bind(x))
+defjvp_unary(cosh_p, lambda x, y: sinh_p.bind(x))
+defjvp_unary(tanh_p, lambda x, y: 1 - y * y)
+defjvp_unary(asinh_p, lambda x, y: 1 / sqrt_p.bind(x * x + 1))
+defjvp_unary(acosh_p, lambda x, y: 1 / sqrt_p.bind(x * x - 1))
+defjvp_unary(atanh_p, lambda x, y: 1 / (1 - x * x))
+defjvp_unary(abs_p, lambda x, y: sign_p.bind(x))  # real inputs; 0 at the kink, as in JAX
 for _p in (neg_p, conj_p, real_p, imag_p, add_p, sub_p):
-    _linear(_p)
+    _p.jvp = linear_jvp(_p)
 
-_defbinary(mul_p, lambda x, y, out: y, lambda x, y, out: x)
-_defbinary(div_p, lambda x, y, out: 1 / y, lambda x, y, out: -out / y)
-_defbinary(pow_p, lambda x, y, out: y * pow_p.bind(x, y - 1),
-           lambda x, y, out: _where(x > 0, log_p.bind(_where(x > 0, x, 1)), 0) * out)
-_defbinary(atan2_p, lambda x, y, out: y / (x * x + y * y), lambda x, y, out: -x / (x * x + y * y))
-_defbinary(hypot_p, lambda x, y, out: x / out, lambda x, y, out: y / out)
-_defbinary(logaddexp_p, lambda x, y, out: exp_p.bind(x - out),
-           lambda x, y, out: exp_p.bind(y - out))
-_defbinary(rem_p, lambda x, y, out: 1, lambda x, y, out: -floor_p.bind(x / y))
-_defbinary(fmod_p, lambda x, y, out: 1, lambda x, y, out: -trunc_p.bind(x / y))
+defjvp_binary(mul_p, lambda x, y, out: y, lambda x, y, out: x)
+defjvp_binary(div_p, lambda x, y, out: 1 / y, lambda x, y, out: -out / y)
+defjvp_binary(pow_p, lambda x, y, out: y * pow_p.bind(x, y - 1),
+              lambda x, y, out: _where(x > 0, log_p.bind(_where(x > 0, x, 1)), 0) * out)
+defjvp_binary(atan2_p, lambda x, y, out: y / (x * x + y * y),
+              lambda x, y, out: -x / (x * x + y * y))
+defjvp_binary(hypot_p, lambda x, y, out: x / out, lambda x, y, out: y / out)
+defjvp_binary(logaddexp_p, lambda x, y, out: exp_p.bind(x - out),
+              lambda x, y, out: exp_p.bind(y - out))
+defjvp_binary(rem_p, lambda x, y, out: 1, lambda x, y, out: -floor_p.bind(x / y))
+defjvp_binary(fmod_p, lambda x, y, out: 1, lambda x, y, out: -trunc_p.bind(x / y))
 # ties split the tangent evenly, so max(x, x) has derivative 1, as in JAX
-_defbinary(max_p, lambda x, y, out: _share(x > y, x == y, x),
-           lambda x, y, out: _share(y > x, x == y, x))
-_defbinary(min_p, lambda x, y, out: _share(x < y, x == y, x),
-           lambda x, y, out: _share(y < x, x == y, x))
+defjvp_binary(max_p, lambda x, y, out: _share(x > y, x == y, x),
+              lambda x, y, out: _share(y > x, x == y, x))
+defjvp_binary(min_p, lambda x, y, out: _share(x < y, x == y, x),
+              lambda x, y, out: _share(y < x, x == y, x))
 
 select_p.jvp = lambda primals, tangents: (select_p.bind(*primals),
                                           select_p.bind(primals[0], *tangents[1:]))

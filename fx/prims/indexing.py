@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fx.core.ad import linear_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds
@@ -213,3 +214,19 @@ def _dynamic_update_slice_abstract(x, update, *starts):
 
 dynamic_update_slice_p = Primitive("dynamic_update_slice", impl=_dynamic_update_slice_impl,
                                    abstract_eval=_dynamic_update_slice_abstract)
+
+
+# --- forward-mode rules ------------------------------------------------------------------------
+gather_p.jvp = linear_jvp(gather_p, 1)
+dynamic_slice_p.jvp = linear_jvp(dynamic_slice_p, 1)
+dynamic_update_slice_p.jvp = linear_jvp(dynamic_update_slice_p, 2)
+
+
+def _scatter_jvp(primals, tangents, *, spec, mode):
+    if mode not in ("set", "add"):
+        raise NotImplementedError(f"forward-mode differentiation of .at[...] updates with mode "
+                                  f"{mode!r} is not implemented yet (set and add are)")
+    return linear_jvp(scatter_p, 2)(primals, tangents, spec=spec, mode=mode)
+
+
+scatter_p.jvp = _scatter_jvp

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from fx.core.ad import linear_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
@@ -245,3 +246,14 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a):
 
 triangular_solve_p = Primitive("triangular_solve", impl=_triangular_solve_impl,
                                abstract_eval=_triangular_solve_abstract)
+
+
+# --- forward-mode rules ------------------------------------------------------------------------
+def _dot_general_jvp(primals, tangents, **params):
+    (x, y), (t_x, t_y) = primals, tangents
+    return (dot_general_p.bind(x, y, **params),
+            dot_general_p.bind(t_x, y, **params) + dot_general_p.bind(x, t_y, **params))
+
+
+dot_general_p.jvp = _dot_general_jvp
+diagonal_p.jvp = linear_jvp(diagonal_p)

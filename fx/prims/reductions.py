@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from fx.core.ad import linear_jvp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
 from fx.errors import op_error
+from fx.prims.shape import reshape_p
 
 
 def _check_axes(op: str, x, axes) -> None:
@@ -94,3 +96,26 @@ def _cumulative(op: str, np_fn) -> Primitive:
 
 cumsum_p = _cumulative("cumsum", np.cumsum)
 cumprod_p = _cumulative("cumprod", np.cumprod)
+
+
+# --- forward-mode rules ------------------------------------------------------------------------
+for _p in (reduce_sum_p, cumsum_p):
+    _p.jvp = linear_jvp(_p)
+for _p in (reduce_and_p, reduce_or_p, argmax_p, argmin_p):
+    _p.jvp = zero_jvp(_p)
+
+
+def _extremum_jvp(prim):
+    """Tangent of max/min: the mean of the tangents at the positions that attain it."""
+    def jvp(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        out = prim.bind(x, axes=axes)
+        kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        at_extremum = (x == reshape_p.bind(out, new_sizes=kept)).astype(x.dtype)
+        count = reduce_sum_p.bind(at_extremum, axes=axes)
+        return out, reduce_sum_p.bind(t * at_extremum, axes=axes) / count
+    return jvp
+
+
+reduce_max_p.jvp = _extremum_jvp(reduce_max_p)
+reduce_min_p.jvp = _extremum_jvp(reduce_min_p)

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from fx.core.ad import linear_jvp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
@@ -231,3 +232,21 @@ argsort_p = Primitive(
     "argsort", abstract_eval=_argsort_abstract,
     impl=lambda x, *, dimension, index_dtype:
         np.argsort(x, axis=dimension, kind="stable").astype(index_dtype, copy=False))
+
+
+# --- forward-mode rules ------------------------------------------------------------------------
+for _p in (reshape_p, broadcast_in_dim_p, transpose_p, squeeze_p, concatenate_p, pad_p, rev_p,
+           slice_p):
+    _p.jvp = linear_jvp(_p)
+argsort_p.jvp = zero_jvp(argsort_p)
+
+
+def _sort_jvp(primals, tangents, *, dimension):
+    """The tangent follows its element: gathered along the sorting permutation."""
+    from fx.numpy import take_along_axis
+    (x,), (t,) = primals, tangents
+    perm = argsort_p.bind(x, dimension=dimension, index_dtype=np.dtype(np.int32))
+    return sort_p.bind(x, dimension=dimension), take_along_axis(t, perm, axis=dimension)
+
+
+sort_p.jvp = _sort_jvp

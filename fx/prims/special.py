@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.prims.elementwise import FLOAT, elementwise
+from fx.prims.elementwise import FLOAT, defjvp_unary, elementwise, exp_p
 
 _SQRT_PI_INV = 0.56418958354775628695  # 1 / sqrt(pi)
 
@@ -180,3 +180,11 @@ erfc_p = elementwise("erfc", erfc_impl, FLOAT)
 erf_inv_p = elementwise("erf_inv", erf_inv_impl, FLOAT)
 lgamma_p = elementwise("lgamma", lgamma_impl, FLOAT)
 digamma_p = elementwise("digamma", digamma_impl, FLOAT)
+
+
+# --- forward-mode rules ------------------------------------------------------------------------
+_TWO_OVER_SQRT_PI, _SQRT_PI_OVER_TWO = 2 / float(np.sqrt(np.pi)), float(np.sqrt(np.pi)) / 2
+defjvp_unary(erf_p, lambda x, y: _TWO_OVER_SQRT_PI * exp_p.bind(-x * x))
+defjvp_unary(erfc_p, lambda x, y: -_TWO_OVER_SQRT_PI * exp_p.bind(-x * x))
+defjvp_unary(erf_inv_p, lambda x, y: _SQRT_PI_OVER_TWO * exp_p.bind(y * y))
+defjvp_unary(lgamma_p, lambda x, y: digamma_p.bind(x))
