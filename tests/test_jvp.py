@@ -91,3 +91,12 @@ def test_bad_input():
         jvp(fnp.sin, (fnp.ones(2),), (fnp.ones(3),))
     with pytest.raises(TypeError, match="structures"):
         jvp(fnp.add, (1.0, 2.0), (1.0,))
+
+
+def test_symbolic_zero_tangents_skip_terms():
+    """d/dx mod(x, c) = 1 even where d/dc is infinite: c's zero tangent is never multiplied."""
+    c = fx.asarray([0.0, 2.0], dtype="float64")
+    with np.errstate(all="ignore"):
+        _, t = jvp(lambda x: fnp.mod(x, c), (fx.asarray([1.0, 3.0], dtype="float64"),),
+                   (fx.asarray([1.0, 1.0], dtype="float64"),))
+    assert t.tolist() == [1.0, 1.0]

@@ -51,8 +51,7 @@ class JVPTrace(Trace):
         if prim.jvp is None:
             raise NotImplementedError(f"forward-mode differentiation of {prim.name} is not "
                                       "implemented yet")
-        primal_out, tangent_out = prim.jvp(primals, [instantiate(t) for t in tangents],
-                                           **params)
+        primal_out, tangent_out = prim.jvp(primals, tangents, **params)
         if prim.multiple_results:
             return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
         return JVPTracer(self, primal_out, tangent_out)

@@ -2,6 +2,8 @@
 
 A ``Zero`` stands for an all-zero tangent of a known aval without allocating it, so
 rules can skip work for inputs that do not depend on what is being differentiated.
+Rules receive tangents that may be ``Zero`` (never all of them: the trace handles that
+case) and either skip those terms or ``instantiate`` them.
 
 Example:
     >>> from fx.core.ad import Zero, instantiate
@@ -22,6 +24,15 @@ class Zero:
 
     def __repr__(self) -> str:
         return f"Zero({self.aval.str_short()})"
+
+
+def add_tangents(*terms):
+    """Sum of the non-``Zero`` terms (at least one term must be non-zero)."""
+    terms = [t for t in terms if type(t) is not Zero]
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
 
 
 def instantiate(t):
@@ -46,5 +57,5 @@ def linear_jvp(prim, n_linear: int | None = None):
     def jvp(primals, tangents, **params):
         n = len(primals) if n_linear is None else n_linear
         return (prim.bind(*primals, **params),
-                prim.bind(*tangents[:n], *primals[n:], **params))
+                prim.bind(*map(instantiate, tangents[:n]), *primals[n:], **params))
     return jvp

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import Zero, linear_jvp, zero_jvp
+from fx.core.ad import Zero, add_tangents, instantiate, linear_jvp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
@@ -134,17 +134,25 @@ def defjvp_unary(prim, derivative):
 
 
 def defjvp_binary(prim, d_x, d_y):
-    """jvp rule ``t_x * d_x(x, y, out) + t_y * d_y(x, y, out)`` (broadcasting)."""
+    """jvp rule ``t_x * d_x(x, y, out) + t_y * d_y(x, y, out)``, skipping zero tangents.
+
+    Each partial must have the output's (broadcast) shape."""
     def jvp(primals, tangents):
         (x, y), (t_x, t_y) = primals, tangents
         out = prim.bind(x, y)
-        return out, t_x * d_x(x, y, out) + t_y * d_y(x, y, out)
+        return out, add_tangents(*[t if type(t) is Zero else t * d(x, y, out)
+                                   for t, d in ((t_x, d_x), (t_y, d_y))])
     prim.jvp = jvp
 
 
 def _where(condition, x, y):
     from fx.numpy import where  # the NumPy layer promotes the weak scalars used in rules
     return where(condition, x, y)
+
+
+def _ones_like(x):
+    from fx.numpy import ones_like
+    return ones_like(x)
 
 
 def _share(wins, ties, like):
@@ -188,16 +196,16 @@ defjvp_binary(atan2_p, lambda x, y, out: y / (x * x + y * y),
 defjvp_binary(hypot_p, lambda x, y, out: x / out, lambda x, y, out: y / out)
 defjvp_binary(logaddexp_p, lambda x, y, out: exp_p.bind(x - out),
               lambda x, y, out: exp_p.bind(y - out))
-defjvp_binary(rem_p, lambda x, y, out: 1, lambda x, y, out: -floor_p.bind(x / y))
-defjvp_binary(fmod_p, lambda x, y, out: 1, lambda x, y, out: -trunc_p.bind(x / y))
+defjvp_binary(rem_p, lambda x, y, out: _ones_like(out), lambda x, y, out: -floor_p.bind(x / y))
+defjvp_binary(fmod_p, lambda x, y, out: _ones_like(out), lambda x, y, out: -trunc_p.bind(x / y))
 # ties split the tangent evenly, so max(x, x) has derivative 1, as in JAX
 defjvp_binary(max_p, lambda x, y, out: _share(x > y, x == y, x),
               lambda x, y, out: _share(y > x, x == y, x))
 defjvp_binary(min_p, lambda x, y, out: _share(x < y, x == y, x),
               lambda x, y, out: _share(y < x, x == y, x))
 
-select_p.jvp = lambda primals, tangents: (select_p.bind(*primals),
-                                          select_p.bind(primals[0], *tangents[1:]))
+select_p.jvp = lambda primals, tangents: (
+    select_p.bind(*primals), select_p.bind(primals[0], *map(instantiate, tangents[1:])))
 for _p in (sign_p, floor_p, ceil_p, trunc_p, round_p, not_p, is_nan_p, is_inf_p, is_finite_p,
            floor_div_p, and_p, or_p, xor_p, shift_left_p, shift_right_p, eq_p, ne_p, lt_p, le_p,
            gt_p, ge_p):
@@ -208,7 +216,7 @@ def _convert_jvp(primals, tangents, *, new_dtype):
     out = convert_element_type_p.bind(primals[0], new_dtype=new_dtype)
     if np.dtype(new_dtype).kind not in "fc":
         return out, Zero(out.aval)
-    return out, convert_element_type_p.bind(tangents[0], new_dtype=new_dtype)
+    return out, convert_element_type_p.bind(instantiate(tangents[0]), new_dtype=new_dtype)
 
 
 convert_element_type_p.jvp = _convert_jvp

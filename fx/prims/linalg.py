@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from fx.core.ad import linear_jvp
+from fx.core.ad import Zero, add_tangents, linear_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
@@ -251,8 +251,9 @@ triangular_solve_p = Primitive("triangular_solve", impl=_triangular_solve_impl,
 # --- forward-mode rules ------------------------------------------------------------------------
 def _dot_general_jvp(primals, tangents, **params):
     (x, y), (t_x, t_y) = primals, tangents
-    return (dot_general_p.bind(x, y, **params),
-            dot_general_p.bind(t_x, y, **params) + dot_general_p.bind(x, t_y, **params))
+    return dot_general_p.bind(x, y, **params), add_tangents(
+        t_x if type(t_x) is Zero else dot_general_p.bind(t_x, y, **params),
+        t_y if type(t_y) is Zero else dot_general_p.bind(x, t_y, **params))
 
 
 dot_general_p.jvp = _dot_general_jvp
