@@ -258,3 +258,32 @@ def _dot_general_jvp(primals, tangents, **params):
 
 dot_general_p.jvp = _dot_general_jvp
 diagonal_p.jvp = linear_jvp(diagonal_p)
+
+
+def _inv_jvp(primals, tangents):
+    """d(A^-1) = -A^-1 dA A^-1."""
+    from fx.numpy import matmul
+    (a,), (t,) = primals, tangents
+    a_inv = inv_p.bind(a)
+    return a_inv, -matmul(matmul(a_inv, t), a_inv)
+
+
+def _trace_of_solve(a, t):
+    """trace(A^-1 dA) over the last two axes (Jacobi's formula)."""
+    from fx.numpy import matmul, trace
+    return trace(matmul(inv_p.bind(a), t), axis1=-2, axis2=-1)
+
+
+def _det_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    det = det_p.bind(a)
+    return det, det * _trace_of_solve(a, t)
+
+
+def _slogdet_jvp(primals, tangents):
+    (a,), (t,) = primals, tangents
+    sign, logabsdet = slogdet_p.bind(a)
+    return [sign, logabsdet], [Zero(sign.aval), _trace_of_solve(a, t)]
+
+
+inv_p.jvp, det_p.jvp, slogdet_p.jvp = _inv_jvp, _det_jvp, _slogdet_jvp
