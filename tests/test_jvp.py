@@ -13,8 +13,7 @@ from transforms import jvp
 # Primitives whose forward rules are still to come (issue 3 goes on): decompositions and
 # solves, products (prod/cumprod, scatter-multiply/min/max), digamma's polygamma.
 NO_RULE_YET = {
-    "solve", "solve_matrix",
-    "solve_batched_vector", "solve_broadcast", "cholesky", "cholesky_batched", "eigvalsh", "eigh",
+    "eigvalsh", "eigh",
     "eigh_batched", "qr", "qr_batched", "qr_complete", "svd", "svd_batched", "svd_values",
     "norm", "norm_matrix", "norm_axis", "norm_flat", "vector_norm", "matrix_norm",
     "matrix_power", "pinv", "matrix_rank", "matrix_rank_deficient", "triangular_solve",

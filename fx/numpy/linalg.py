@@ -103,8 +103,12 @@ def cholesky(a, /, *, upper=False):
     Array([[2., 0.],
            [0., 2.]], dtype=float32)
     """
-    low = bind(lp.cholesky_p, *_float(a))
-    return fnp.conj(fnp.swapaxes(low, -1, -2)) if upper else low
+    (a,) = _float(a)
+    if not upper:
+        return bind(lp.cholesky_p, a)
+    # like NumPy, the upper factor reads only the upper triangle of ``a``
+    low = bind(lp.cholesky_p, fnp.swapaxes(a, -1, -2))
+    return fnp.conj(fnp.swapaxes(low, -1, -2))
 
 
 def qr(a, mode="reduced"):

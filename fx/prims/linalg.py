@@ -287,3 +287,32 @@ def _slogdet_jvp(primals, tangents):
 
 
 inv_p.jvp, det_p.jvp, slogdet_p.jvp = _inv_jvp, _det_jvp, _slogdet_jvp
+
+
+def _solve_jvp(primals, tangents):
+    """x = A^-1 b, so dx = A^-1 (db - dA x); a 1-D b is a vector (NumPy 2 rule)."""
+    from fx.numpy import expand_dims, matmul, squeeze
+    (a, b), (t_a, t_b) = primals, tangents
+    x = solve_p.bind(a, b)
+    as_matrix = (lambda v: expand_dims(v, -1)) if b.ndim == 1 else (lambda v: v)
+    rhs = add_tangents(t_b if type(t_b) is Zero else as_matrix(t_b),
+                       t_a if type(t_a) is Zero else -matmul(t_a, as_matrix(x)))
+    dx = solve_p.bind(a, rhs)
+    return x, squeeze(dx, -1) if b.ndim == 1 else dx
+
+
+def _cholesky_jvp(primals, tangents):
+    """dL = L Phi(L^-1 dA L^-T), Phi taking the lower triangle with half the diagonal.
+
+    Like the backend, the rule reads only the lower triangle of dA (mirrored)."""
+    from fx.numpy import eye, matmul, swapaxes, tril
+    (a,), (t,) = primals, tangents
+    t = tril(t) + swapaxes(tril(t, -1), -1, -2)
+    low = cholesky_p.bind(a)
+    low_inv = inv_p.bind(low)
+    s = matmul(matmul(low_inv, t), swapaxes(low_inv, -1, -2))
+    phi = tril(s) - 0.5 * s * eye(a.shape[-1], dtype=a.dtype)
+    return low, matmul(low, phi)
+
+
+solve_p.jvp, cholesky_p.jvp = _solve_jvp, _cholesky_jvp
