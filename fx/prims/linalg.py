@@ -316,3 +316,25 @@ def _cholesky_jvp(primals, tangents):
 
 
 solve_p.jvp, cholesky_p.jvp = _solve_jvp, _cholesky_jvp
+
+
+def _eigh_jvp(primals, tangents, *, UPLO):
+    """dw = diag(V^H dA V); dV = V (F * V^H dA V), F_ij = 1 / (w_j - w_i) off the diagonal.
+
+    Like the backend, the rule reads one triangle of dA (``UPLO``), mirrored. Eigenvalues
+    must be distinct for the eigenvector tangent to exist."""
+    from fx.numpy import conj, diagonal, expand_dims, eye, matmul, swapaxes, tril, triu, where
+    (a,), (t,) = primals, tangents
+    w, v = eigh_p.bind(a, UPLO=UPLO)
+    lower = UPLO == "L"
+    half = tril(t) if lower else triu(t)
+    t = half + conj(swapaxes(tril(t, -1) if lower else triu(t, 1), -1, -2))
+    v_h = conj(swapaxes(v, -1, -2))
+    s = matmul(matmul(v_h, t), v)
+    gaps = expand_dims(w, -2) - expand_dims(w, -1)
+    off_diagonal = eye(w.shape[-1], dtype=bool) == False  # noqa: E712
+    f = where(off_diagonal, 1 / where(off_diagonal, gaps, 1), 0)
+    return [w, v], [diagonal(s, axis1=-2, axis2=-1).real.astype(w.dtype), matmul(v, f * s)]
+
+
+eigh_p.jvp = _eigh_jvp
