@@ -11,12 +11,12 @@ from tests.op_specs import ALL_SPECS
 from transforms import jvp
 
 # Primitives whose forward rules are still to come (issue 3 goes on): decompositions and
-# solves, products (prod/cumprod, scatter-multiply/min/max), digamma's polygamma.
+# solves, cumulative products (cumprod, scatter-multiply/min/max), digamma's polygamma.
 NO_RULE_YET = {
     "qr", "qr_batched", "qr_complete", "svd", "svd_batched", "svd_values",
     "norm", "norm_matrix", "norm_axis", "norm_flat", "vector_norm", "matrix_norm",
     "matrix_power", "pinv", "matrix_rank", "matrix_rank_deficient", "triangular_solve",
-    "at_multiply", "at_divide", "at_min", "at_max", "prod", "cumprod", "digamma",
+    "at_multiply", "at_divide", "at_min", "at_max", "cumprod", "digamma",
 }
 # Rows whose drawn inputs hit kinks (zero variance, sort ties, NaNs, repeated eigenvalues)
 # or have integer operands; eigh is checked on distinct eigenvalues below.

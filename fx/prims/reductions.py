@@ -119,3 +119,24 @@ def _extremum_jvp(prim):
 
 reduce_max_p.jvp = _extremum_jvp(reduce_max_p)
 reduce_min_p.jvp = _extremum_jvp(reduce_min_p)
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    """sum_i t_i * prod_{j != i} x_j, with the "all but one" products formed from exclusive
+    cumulative products from both ends, so zeros in ``x`` need no division."""
+    from fx.numpy import concatenate, moveaxis, ones
+    (x,), (t,) = primals, tangents
+    out = reduce_prod_p.bind(x, axes=axes)
+    kept = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    size = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+    ends = tuple(range(-len(axes), 0))
+    flat = lambda v: reshape_p.bind(moveaxis(v, axes, ends), new_sizes=(*kept, size))  # noqa: E731
+    xs, ts = flat(x), flat(t)
+    one = ones((*kept, 1), dtype=x.dtype)
+    before = concatenate([one, cumprod_p.bind(xs, axis=xs.ndim - 1)[..., :-1]], axis=-1)
+    after = concatenate([cumprod_p.bind(xs, axis=xs.ndim - 1, reverse=True)[..., 1:], one],
+                        axis=-1)
+    return out, reduce_sum_p.bind(ts * before * after, axes=(xs.ndim - 1,))
+
+
+reduce_prod_p.jvp = _reduce_prod_jvp
