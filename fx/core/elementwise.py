@@ -17,24 +17,23 @@ from fx import dtypes
 from fx.array import Array, wrap
 from fx.core import trace as _trace
 from fx.core.primitive import bind
+from fx.creation import asarray, scalar_buffer
+from fx.prims.elementwise import convert_element_type_p
 
 
 def as_operand(x):
     """Arrays, tracers and Python scalars pass; lists, tuples and buffers become Arrays."""
     if isinstance(x, Array) or dtypes.is_weak_scalar(x):
         return x
-    from fx.creation import asarray
     return asarray(x)
 
 
 def cast(x, dtype):
     """``x`` with dtype ``dtype``: Python scalars become backend scalars, arrays convert."""
     if dtypes.is_weak_scalar(x):
-        from fx.creation import scalar_buffer
         return scalar_buffer(x, dtype)
     if x.dtype == dtype:
         return x
-    from fx.prims.elementwise import convert_element_type_p
     return bind(convert_element_type_p, x, new_dtype=dtype)
 
 

@@ -6,7 +6,10 @@ than ``fnp.add(a, b)``.
 from __future__ import annotations
 
 import fx.numpy as fnp
+from fx import dtypes
 from fx.array import Array
+from fx.core.primitive import bind
+from fx.prims.elementwise import convert_element_type_p
 
 # operator -> fx.numpy function; reflected operators swap their operands
 _BINARY = {
@@ -58,9 +61,6 @@ def transpose(self, *axes):
 
 def astype(self, dtype, copy=True):
     """Copy converted to ``dtype``."""
-    from fx import dtypes
-    from fx.core.primitive import bind
-    from fx.prims.elementwise import convert_element_type_p
     dtype = dtypes.canonicalize(dtype)
     if self.dtype == dtype:
         return self

@@ -268,7 +268,7 @@ def _inv_jvp(primals, tangents):
     return a_inv, -matmul(matmul(a_inv, t), a_inv)
 
 
-def _trace_of_solve(a, t):
+def _trace_inv_times(a, t):
     """trace(A^-1 dA) over the last two axes (Jacobi's formula)."""
     from fx.numpy import matmul, trace
     return trace(matmul(inv_p.bind(a), t), axis1=-2, axis2=-1)
@@ -277,13 +277,13 @@ def _trace_of_solve(a, t):
 def _det_jvp(primals, tangents):
     (a,), (t,) = primals, tangents
     det = det_p.bind(a)
-    return det, det * _trace_of_solve(a, t)
+    return det, det * _trace_inv_times(a, t)
 
 
 def _slogdet_jvp(primals, tangents):
     (a,), (t,) = primals, tangents
     sign, logabsdet = slogdet_p.bind(a)
-    return [sign, logabsdet], [Zero(sign.aval), _trace_of_solve(a, t)]
+    return [sign, logabsdet], [Zero(sign.aval), _trace_inv_times(a, t)]
 
 
 inv_p.jvp, det_p.jvp, slogdet_p.jvp = _inv_jvp, _det_jvp, _slogdet_jvp
