@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from fx import backend
+from fx.core.aval import ShapedArray
 
 
 class Array:
@@ -51,8 +52,8 @@ class Array:
     @property
     def aval(self):
         """Abstract value (shape, dtype) used by transforms."""
-        from fx.core.aval import ShapedArray
-        return ShapedArray(self.shape, self.dtype)
+        v = self._v
+        return ShapedArray.of(v.shape, v.dtype)
 
     @property
     def at(self):

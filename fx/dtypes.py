@@ -78,6 +78,8 @@ def result_type(*args) -> np.dtype:
     strong = [a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
               for a in args if not is_weak_scalar(a)]
     weak_kinds = [_SCALAR_KIND[type(a)] for a in args if is_weak_scalar(a)]
+    if not weak_kinds and all(d == strong[0] for d in strong[1:]):
+        return strong[0]  # the common case: one dtype, nothing to promote
     if not strong:
         return default_dtype_for_kind(max(weak_kinds, key=_KIND_RANK.__getitem__))
     dt = np.result_type(*strong)

@@ -1,4 +1,9 @@
 """Composable transformations of functions over fx arrays (JAX's names and signatures)."""
-from transforms._jvp import jvp
+from transforms._checkpoint import checkpoint
+from transforms._jvp import jacfwd, jvp
+from transforms._vjp import grad, hessian, jacrev, value_and_grad, vjp
+from transforms.custom import custom_jvp, custom_vjp
+from transforms.linearize import linearize
 
-__all__ = ["jvp"]
+__all__ = ["jvp", "jacfwd", "linearize", "vjp", "grad", "value_and_grad", "jacrev", "hessian",
+           "custom_jvp", "custom_vjp", "checkpoint"]

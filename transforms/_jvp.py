@@ -17,6 +17,8 @@ from fx.core.ad import Zero, instantiate
 from fx.core.aval import aval_of
 from fx.core.trace import Trace, Tracer, new_main
 from fx.creation import asarray
+from transforms import api_util
+from transforms.custom import apply_jvp_rule
 
 
 class JVPTracer(Tracer):
@@ -28,6 +30,9 @@ class JVPTracer(Tracer):
     @property
     def aval(self):
         return aval_of(self.primal)
+
+    shape = property(lambda self: self.primal.shape)
+    dtype = property(lambda self: self.primal.dtype)
 
     def concrete(self):
         primal = self.primal
@@ -56,16 +61,35 @@ class JVPTrace(Trace):
             return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out)]
         return JVPTracer(self, primal_out, tangent_out)
 
+    def process_custom_jvp(self, fn, args):
+        flat, in_tree = tree.flatten(args)
+        tracers = [self.full_raise(x) for x in flat]
+        primals = [t.primal for t in tracers]
+        if all(type(t.tangent) is Zero for t in tracers):
+            return fn(*tree.unflatten(in_tree, primals))
+        out, out_t, out_tree = apply_jvp_rule(fn, in_tree, primals, [t.tangent for t in tracers])
+        return tree.unflatten(out_tree, [JVPTracer(self, p, t) for p, t in zip(out, out_t)])
+
+    def process_custom_vjp(self, fn, args):
+        """Forward mode of a ``custom_vjp`` function differentiates its body (with a warning)."""
+        if any(isinstance(x, JVPTracer) and x._trace.main is self.main
+               and type(x.tangent) is not Zero for x in tree.leaves(args)):
+            fn.warn_fallback()
+        return fn.fun(*args)
+
 
 def jvp_flat(f, primals, tangents):
-    """``f`` over flat lists: returns (primal outputs, tangent outputs) as lists."""
+    """``f`` over flat lists: ``(primal outputs, tangent outputs, output treedef)``.
+
+    Output tangents may be symbolic ``Zero``.
+    """
     with new_main(JVPTrace) as main:
-        trace = JVPTrace(main)
+        trace = main.trace
         tracers = [JVPTracer(trace, asarray(p), asarray(t)) for p, t in zip(primals, tangents)]
         outs = f(*tracers)
         outs_flat, treedef = tree.flatten(outs)
         pairs = [_unpack(trace, o) for o in outs_flat]
-    return [p for p, _ in pairs], [instantiate(t) for _, t in pairs], treedef
+    return [p for p, _ in pairs], [t for _, t in pairs], treedef
 
 
 def _unpack(trace, out):
@@ -104,4 +128,28 @@ def jvp(fun, primals, tangents):
     def flat_fun(*args):
         return fun(*tree.unflatten(p_tree, list(args)))
     out_p, out_t, out_tree = jvp_flat(flat_fun, p_flat, t_flat)
-    return tree.unflatten(out_tree, out_p), tree.unflatten(out_tree, out_t)
+    return tree.unflatten(out_tree, out_p), tree.unflatten(out_tree, list(map(instantiate, out_t)))
+
+
+def jacfwd(fun, argnums=0, has_aux: bool = False):
+    """Jacobian by forward mode: one ``jvp`` per input element.
+
+    The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
+    """
+    def jacfwd_fn(*args, **kwargs):
+        nums = api_util.normalize_argnums(argnums, len(args), "jacfwd")
+        partial, chosen = api_util.select_args(fun, args, kwargs, nums)
+        p_flat, in_tree = api_util.flatten_args(chosen, "jacfwd")
+        api_util.check_differentiable(p_flat, in_tree, nums, "jacfwd")
+        flat = api_util.flat_fun(partial, in_tree, has_aux, "jacfwd")
+        outs, out_tree = tree.flatten(flat(*p_flat))
+        if has_aux:
+            outs, out_tree, aux = api_util.split_aux(outs, out_tree)
+
+        def pushforward(tangents):
+            t_out = jvp_flat(flat, p_flat, tangents)[1][:len(outs)]
+            return api_util.zeros_where_none(t_out, outs)
+        jac = api_util.basis_jacobian(pushforward, p_flat, outs, out_tree,
+                                      api_util.args_tree(in_tree, argnums), reverse=False)
+        return (jac, aux) if has_aux else jac
+    return jacfwd_fn

@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+from fx.core.graph import Var
+
 
 class Zero:
     """An all-zero tangent with abstract value ``aval``."""
@@ -59,3 +61,65 @@ def linear_jvp(prim, n_linear: int | None = None):
         return (prim.bind(*primals, **params),
                 prim.bind(*map(instantiate, tangents[:n]), *primals[n:], **params))
     return jvp
+
+
+# --- reverse mode: transpose rules of linear primitives ------------------------------------
+# A transpose rule ``rule(ct, *inputs, **params)`` receives the output cotangent and the
+# equation's inputs: the linear ones are graph ``Var``s (abstract, with an ``aval``), the
+# others are the constants they were multiplied with, sliced by, ... It returns one
+# cotangent per input (``None`` for constants and for inputs that get nothing).
+def is_linear(x) -> bool:
+    """Whether a transpose rule's input is one of the linear operands."""
+    return type(x) is Var
+
+
+def unbroadcast(ct, aval):
+    """Sum ``ct`` over the axes that broadcasting added to an operand of ``aval``'s shape."""
+    from fx.prims.reductions import reduce_sum_p
+    from fx.prims.shape import reshape_p
+    if ct.shape == aval.shape:
+        return ct
+    lead = ct.ndim - aval.ndim
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(aval.shape)
+                                      if n == 1 and ct.shape[lead + i] != 1)
+    summed = reduce_sum_p.bind(ct, axes=axes) if axes else ct
+    return summed if summed.shape == aval.shape else reshape_p.bind(summed, new_sizes=aval.shape)
+
+
+def linear_transpose(transpose_one, n_linear: int | None = None):
+    """Transpose rule of a primitive linear in each of its first ``n_linear`` operands
+    separately (default: all): ``transpose_one(ct, i, *inputs, **params)`` gives the
+    cotangent of operand ``i``; the remaining operands (indices, starts) get none."""
+    def rule(ct, *inputs, **params):
+        n = len(inputs) if n_linear is None else n_linear
+        return [transpose_one(ct, i, *inputs, **params) if i < n and is_linear(x) else None
+                for i, x in enumerate(inputs)]
+    return rule
+
+
+# --- reverse mode: direct vjp rules ``vjp(ct, out, primals, marks, **params)`` ----------------
+# Reverse mode's tape calls a primitive's ``vjp`` with the output cotangent, the primal
+# output and inputs, and ``marks``: the tape variable of each traced input (None for
+# constants). It returns one cotangent per input (None where none is needed). A primitive
+# without one is linearized through its jvp rule instead (always correct, slower).
+def transpose_vjp(prim):
+    """vjp of a primitive linear in every operand that can be traced (float operands):
+    its transpose, with the traced operands marked linear."""
+    def vjp(ct, out, primals, marks, **params):
+        return prim.transpose(ct, *[p if m is None else m for p, m in zip(primals, marks)],
+                              **params)
+    return vjp
+
+
+def bilinear_vjp(prim):
+    """vjp of a primitive linear in each operand separately (a product): the transpose
+    for each traced operand, the others held at their primal values."""
+    def vjp(ct, out, primals, marks, **params):
+        cts = [None] * len(primals)
+        for i, m in enumerate(marks):
+            if m is not None:
+                inputs = list(primals)
+                inputs[i] = m
+                cts[i] = prim.transpose(ct, *inputs, **params)[i]
+        return cts
+    return vjp

@@ -27,6 +27,13 @@ class ShapedArray:
         self.dtype = np.dtype(dtype)
         self.weak_type = weak_type
 
+    @classmethod
+    def of(cls, shape: tuple, dtype: np.dtype, weak_type: bool = False) -> ShapedArray:
+        """Fast constructor for a shape that is already a tuple of ints and a ``np.dtype``."""
+        aval = object.__new__(cls)
+        aval.shape, aval.dtype, aval.weak_type = shape, dtype, weak_type
+        return aval
+
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
 

@@ -39,6 +39,12 @@ def cast(x, dtype):
 
 def promote(args, inexact: bool = False):
     """Operands converted to their common dtype (float-only ops lift ints to floats)."""
+    first = args[0]
+    if isinstance(first, Array):  # arrays (or tracers) of one dtype: nothing to convert
+        dtype = first.dtype
+        if all(isinstance(a, Array) and a.dtype == dtype for a in args) and (
+                not inexact or dtype.kind in "fc"):
+            return args
     args = [as_operand(a) for a in args]
     dtype = dtypes.result_type(*args)
     if inexact:
@@ -58,7 +64,7 @@ def unary(prim, inexact: bool = False, doc: str = ""):
     kinds = _fast_kinds(prim, inexact)
 
     def fn(x, /):
-        if not _trace.active and type(x) is Array and x._v.dtype.kind in kinds:
+        if not _trace.dynamic_active and type(x) is Array and x._v.dtype.kind in kinds:
             try:
                 return wrap(impl(x._v))
             except Exception:
@@ -82,7 +88,7 @@ def binary(prim, inexact: bool = False, doc: str = ""):
     weak = {t: "".join(k for k in ks if k in kinds) for t, ks in _WEAK_FAST.items()}
 
     def fn(x, y, /):
-        if not _trace.active:
+        if not _trace.dynamic_active:
             tx, ty = type(x), type(y)
             if tx is Array:
                 if ty is Array:

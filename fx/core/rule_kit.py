@@ -46,9 +46,10 @@ def elementwise_rule(op: str, kinds: str = "biufc", out_dtype=None):
         check_kinds(op, kinds, *avals)
         if len({a.dtype for a in avals}) > 1:
             raise op_error(TypeError, op, "operands must share one dtype (promote first)", *avals)
-        shape = broadcast_shapes(op, *avals)
+        first = avals[0].shape
+        shape = first if all(a.shape == first for a in avals) else broadcast_shapes(op, *avals)
         dtype = avals[0].dtype if out_dtype is None else np.dtype(out_dtype(avals[0].dtype))
-        return ShapedArray(shape, dtype, weak_type=all(a.weak_type for a in avals))
+        return ShapedArray.of(tuple(shape), dtype, all(a.weak_type for a in avals))
     abstract_eval.kinds = kinds  # read by the eager fast path (fx.core.elementwise)
     return abstract_eval
 

@@ -7,8 +7,10 @@ primitive to the *highest* level among its arguments (``find_top_trace``); lower
 values are lifted into it. Levels are what keep nested derivatives apart
 (no perturbation confusion).
 
-``active`` counts the transforms running in any thread: the eager fast path tests
-only this one global before calling the backend.
+``active`` counts the transforms running in any thread, ``dynamic_active`` those that
+capture every operation (staging, as jit does). ``bind`` tests ``active`` before it
+looks for a trace; the eager fast paths of ``fx.numpy`` test only ``dynamic_active``,
+since plain arrays can only be taken by a dynamic trace.
 """
 from __future__ import annotations
 
@@ -19,17 +21,19 @@ from fx.array import Array
 from fx.errors import ConcretizationError, TracerLeakError
 
 active = 0
+dynamic_active = 0
 _active_lock = threading.Lock()
 
 
 class MainTrace:
     """One level of the stack: a transform in progress."""
 
-    __slots__ = ("level", "trace_type", "global_data", "alive")
+    __slots__ = ("level", "trace_type", "global_data", "alive", "trace")
 
     def __init__(self, level: int, trace_type: type, global_data=None):
         self.level, self.trace_type, self.global_data = level, trace_type, global_data
         self.alive = True
+        self.trace = trace_type(self)  # the one interpreter of this level
 
     def __repr__(self) -> str:
         return f"MainTrace({self.level}, {self.trace_type.__name__})"
@@ -44,10 +48,11 @@ class _Stack(threading.local):
 stack = _Stack()
 
 
-def _count(delta: int) -> None:
-    global active
+def _count(delta: int, dynamic: bool) -> None:
+    global active, dynamic_active
     with _active_lock:
         active += delta
+        dynamic_active += delta if dynamic else 0
 
 
 @contextmanager
@@ -62,11 +67,11 @@ def new_main(trace_type: type, global_data=None, dynamic: bool = False):
     previous_dynamic = stack.dynamic
     if dynamic:
         stack.dynamic = main
-    _count(+1)
+    _count(+1, dynamic)
     try:
         yield main
     finally:
-        _count(-1)
+        _count(-1, dynamic)
         stack.dynamic = previous_dynamic
         stack.mains.pop()
         main.alive = False
@@ -91,6 +96,13 @@ class Trace:
     def process_primitive(self, prim, tracers, params):
         raise NotImplementedError
 
+    def process_custom_jvp(self, fn, args):
+        """A ``custom_jvp`` / ``custom_vjp`` call whose top trace is this one. Traces that
+        do not differentiate run the function's body (the default)."""
+        return fn.fun(*args)
+
+    process_custom_vjp = process_custom_jvp
+
     def full_raise(self, val) -> Tracer:
         if not isinstance(val, Tracer):
             return self.pure(val)
@@ -100,7 +112,7 @@ class Trace:
         if main.level < self.main.level:
             return self.lift(val)
         raise TracerLeakError(
-            f"a value traced by {main.trace_type.name} (level {main.level}) reached the "
+            f"a value traced by {main.trace.name} (level {main.level}) reached the "
             f"{self.name} trace at level {self.main.level}: a tracer escaped its transform")
 
 
@@ -142,7 +154,7 @@ def check_alive(tracer: Tracer) -> MainTrace:
     main = tracer._trace.main
     if not main.alive:
         raise TracerLeakError(
-            f"a value traced by {main.trace_type.name} was used after that transform "
+            f"a value traced by {main.trace.name} was used after that transform "
             f"returned ({tracer.aval.str_short()}). Return it from the transformed "
             "function instead of storing it in a global or closure.")
     return main
@@ -150,10 +162,10 @@ def check_alive(tracer: Tracer) -> MainTrace:
 
 def find_top_trace(args) -> Trace | None:
     """The trace of the highest level among ``args`` (or the dynamic one), or None."""
-    top = stack.dynamic
+    top = stack.dynamic if dynamic_active else None
     for x in args:
         if isinstance(x, Tracer):
             main = check_alive(x)
             if top is None or main.level > top.level:
                 top = main
-    return None if top is None else top.trace_type(top)
+    return None if top is None else top.trace

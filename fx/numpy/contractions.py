@@ -48,7 +48,7 @@ def matmul(x1, x2, /):
     >>> fnp.matmul(fnp.ones((2, 3)), fnp.ones(3))
     Array([3., 3.], dtype=float32)
     """
-    if (not _trace.active and type(x1) is Array and type(x2) is Array
+    if (not _trace.dynamic_active and type(x1) is Array and type(x2) is Array
             and x1._v.dtype == x2._v.dtype):
         try:  # eager fast path: exactly dot_general's impl on an untransposed product
             return wrap(np.matmul(x1._v, x2._v))

@@ -202,7 +202,7 @@ def getitem(x, index):
         >>> fnp.arange(10)[[1, -1]]
         Array([1, 9], dtype=int32)
     """
-    if not _trace.active and type(x) is Array and (
+    if not _trace.dynamic_active and type(x) is Array and (
             type(index) in _BASIC_TYPES or
             (type(index) is tuple and all(type(i) in _BASIC_TYPES for i in index))):
         try:

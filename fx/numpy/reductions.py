@@ -35,6 +35,7 @@ from fx.numpy.manipulation import (
     slice_axis,
     transpose,
 )
+from fx.prims import elementwise as ew
 from fx.prims import reductions as rp
 from fx.prims import shape as sp
 
@@ -313,7 +314,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     else:
         a = promote((a,), inexact=True)[0]
     axes = normalize_axes("logsumexp", axis, a.ndim, a)
-    shift = max(a, axes, keepdims=True)
+    # the shift cancels mathematically: no derivative flows through it (nor its ties)
+    shift = bind(ew.stop_gradient_p, max(a, axes, keepdims=True))
     shift = m.where(m.isfinite(shift), shift, 0)
     terms = m.exp(m.subtract(a, shift))
     if b is not None:

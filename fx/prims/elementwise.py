@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import Zero, add_tangents, instantiate, linear_jvp, zero_jvp
+from fx.core.ad import (
+    Zero,
+    add_tangents,
+    instantiate,
+    is_linear,
+    linear_jvp,
+    transpose_vjp,
+    unbroadcast,
+    zero_jvp,
+)
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
@@ -112,6 +121,10 @@ def _select_abstract(pred, on_true, on_false):
 select_p = Primitive("select", impl=np.where, abstract_eval=_select_abstract)
 
 
+# --- stop_gradient: the identity, with a zero derivative ----------------------------------
+stop_gradient_p = elementwise("stop_gradient", lambda x: x, NUMERIC)
+
+
 # --- casts ---------------------------------------------------------------------------------
 def _convert_abstract(x, *, new_dtype):
     check_kinds("convert_element_type", NUMERIC, x)
@@ -125,24 +138,33 @@ convert_element_type_p = Primitive(
 
 # --- forward-mode rules: d(out) = sum_i d(out)/d(x_i) * t_i ------------------------------------
 def defjvp_unary(prim, derivative):
-    """jvp rule ``t * derivative(x, y)`` where ``y = prim(x)``."""
+    """Rules from the derivative ``derivative(x, y)`` where ``y = prim(x)``: jvp
+    ``t * derivative`` and vjp ``ct * derivative``."""
     def jvp(primals, tangents):
         (x,), (t,) = primals, tangents
         y = prim.bind(x)
         return y, t * derivative(x, y)
-    prim.jvp = jvp
+
+    def vjp(ct, y, primals, marks):
+        return [ct * derivative(primals[0], y)]
+    prim.jvp, prim.vjp = jvp, vjp
 
 
 def defjvp_binary(prim, d_x, d_y):
-    """jvp rule ``t_x * d_x(x, y, out) + t_y * d_y(x, y, out)``, skipping zero tangents.
-
-    Each partial must have the output's (broadcast) shape."""
+    """Rules from the partials ``d_x(x, y, out)``, ``d_y(x, y, out)``: jvp
+    ``t_x * d_x + t_y * d_y`` skipping zero tangents, vjp ``ct * d`` summed down to each
+    operand's shape (broadcasting)."""
     def jvp(primals, tangents):
         (x, y), (t_x, t_y) = primals, tangents
         out = prim.bind(x, y)
         return out, add_tangents(*[t if type(t) is Zero else t * d(x, y, out)
                                    for t, d in ((t_x, d_x), (t_y, d_y))])
-    prim.jvp = jvp
+
+    def vjp(ct, out, primals, marks):
+        x, y = primals
+        return [None if m is None else unbroadcast(ct * d(x, y, out), m.aval)
+                for m, d in zip(marks, (d_x, d_y))]
+    prim.jvp, prim.vjp = jvp, vjp
 
 
 def _where(condition, x, y):
@@ -183,7 +205,18 @@ defjvp_unary(tanh_p, lambda x, y: 1 - y * y)
 defjvp_unary(asinh_p, lambda x, y: 1 / sqrt_p.bind(x * x + 1))
 defjvp_unary(acosh_p, lambda x, y: 1 / sqrt_p.bind(x * x - 1))
 defjvp_unary(atanh_p, lambda x, y: 1 / (1 - x * x))
-defjvp_unary(abs_p, lambda x, y: sign_p.bind(x))  # real inputs; 0 at the kink, as in JAX
+
+
+def _abs_jvp(primals, tangents):
+    """Real x: t * sign(x), 0 at the kink as in JAX. Complex z: Re(conj(z) t) / |z|."""
+    (x,), (t,) = primals, tangents
+    y = abs_p.bind(x)
+    if x.dtype.kind != "c":
+        return y, t * sign_p.bind(x)
+    return y, real_p.bind(t * _where(y == 0, 0, conj_p.bind(x) / _where(y == 0, 1, y)))
+
+
+abs_p.jvp = _abs_jvp
 for _p in (neg_p, conj_p, real_p, imag_p, add_p, sub_p):
     _p.jvp = linear_jvp(_p)
 
@@ -206,9 +239,9 @@ defjvp_binary(min_p, lambda x, y, out: _share(x < y, x == y, x),
 
 select_p.jvp = lambda primals, tangents: (
     select_p.bind(*primals), select_p.bind(primals[0], *map(instantiate, tangents[1:])))
-for _p in (sign_p, floor_p, ceil_p, trunc_p, round_p, not_p, is_nan_p, is_inf_p, is_finite_p,
-           floor_div_p, and_p, or_p, xor_p, shift_left_p, shift_right_p, eq_p, ne_p, lt_p, le_p,
-           gt_p, ge_p):
+for _p in (stop_gradient_p, sign_p, floor_p, ceil_p, trunc_p, round_p, not_p, is_nan_p, is_inf_p,
+           is_finite_p, floor_div_p, and_p, or_p, xor_p, shift_left_p, shift_right_p, eq_p, ne_p,
+           lt_p, le_p, gt_p, ge_p):
     _p.jvp = zero_jvp(_p)
 
 
@@ -220,3 +253,46 @@ def _convert_jvp(primals, tangents, *, new_dtype):
 
 
 convert_element_type_p.jvp = _convert_jvp
+
+
+# --- reverse-mode rules: transposes of the linear primitives ------------------------------------
+def _unbroadcast_each(ct, *inputs, scale=None):
+    """``ct`` (times ``scale(i)``) summed down to each linear operand's shape."""
+    return [unbroadcast(ct if scale is None else scale(i, ct), x.aval) if is_linear(x) else None
+            for i, x in enumerate(inputs)]
+
+
+add_p.transpose = lambda ct, x, y: _unbroadcast_each(ct, x, y)
+sub_p.transpose = lambda ct, x, y: _unbroadcast_each(ct, x, y,
+                                                     scale=lambda i, c: -c if i else c)
+neg_p.transpose = lambda ct, x: [-ct]
+mul_p.transpose = lambda ct, x, y: _unbroadcast_each(ct, x, y,
+                                                     scale=lambda i, c: c * (x, y)[1 - i])
+div_p.transpose = lambda ct, x, y: [unbroadcast(ct / y, x.aval), None]
+conj_p.transpose = lambda ct, x: [conj_p.bind(ct) if x.aval.dtype.kind == "c" else ct]
+# real and imag are linear over the reals: their transposes embed into the complex plane
+real_p.transpose = lambda ct, x: [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
+imag_p.transpose = lambda ct, x: [-1j * convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
+
+
+def _select_transpose(ct, pred, on_true, on_false):
+    zeros = _zeros_like(ct)
+    return [None] + [unbroadcast(select_p.bind(pred, *((ct, zeros) if i == 0 else (zeros, ct))),
+                                 x.aval) if is_linear(x) else None
+                     for i, x in enumerate((on_true, on_false))]
+
+
+def _zeros_like(x):
+    from fx.numpy import zeros_like
+    return zeros_like(x)
+
+
+def _convert_transpose(ct, x, *, new_dtype):
+    if ct.dtype.kind == "c" and x.aval.dtype.kind != "c":
+        ct = real_p.bind(ct)  # the real input moved only the real part
+    return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
+
+
+select_p.transpose, convert_element_type_p.transpose = _select_transpose, _convert_transpose
+for _p in (add_p, sub_p, neg_p, conj_p, real_p, imag_p, select_p, convert_element_type_p):
+    _p.vjp = transpose_vjp(_p)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import linear_jvp
+from fx.core.ad import Zero, add_tangents, instantiate, is_linear, linear_jvp, transpose_vjp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds
@@ -222,11 +222,80 @@ dynamic_slice_p.jvp = linear_jvp(dynamic_slice_p, 1)
 dynamic_update_slice_p.jvp = linear_jvp(dynamic_update_slice_p, 2)
 
 
+def _scatter_mul_tangent(x, u, idx, t_x, t_u, spec):
+    """``out[p] = x[p] * prod(u at p)``: ``dx[p] * prod(u at p)`` plus, scattered, each
+    ``du * x[p] * prod(the other u at p)``. The products of the others come from the
+    product of the non-zero updates and a count of zeros, dividing only by non-zero
+    updates (exactly ``x[p]`` for an update alone at its position)."""
+    from fx.numpy import ones_like, where, zeros_like
+    scatter = lambda base, v, mode: scatter_p.bind(base, v, *idx, spec=spec, mode=mode)  # noqa: E731
+    gather = lambda v: gather_p.bind(v, *idx, spec=spec)  # noqa: E731
+    terms = [t_x if type(t_x) is Zero else t_x * scatter(ones_like(x), u, "mul")]
+    if type(t_u) is not Zero:
+        zero = u == 0
+        nonzero_prod = gather(scatter(ones_like(x), where(zero, 1, u), "mul"))
+        zeros_at = gather(scatter(zeros_like(x), zero.astype(x.dtype), "add"))
+        others = where(zero, where(zeros_at == 1, nonzero_prod, 0),
+                       where(zeros_at == 0, nonzero_prod / where(zero, 1, u), 0))
+        terms.append(scatter(zeros_like(x), t_u * (gather(x) * others), "add"))
+    return add_tangents(*terms)
+
+
+def _scatter_extremum_tangent(x, u, idx, t_x, t_u, out, spec):
+    """Tangent of scatter-min/max: the mean of the tangents of the values (``x`` and
+    the updates at each position) that attain the extremum; ties split evenly, as in JAX."""
+    from fx.numpy import zeros_like
+    at_x = (x == out).astype(x.dtype)
+    at_u = (u == gather_p.bind(out, *idx, spec=spec)).astype(x.dtype)
+    scatter_add = lambda v: scatter_p.bind(zeros_like(x), v, *idx, spec=spec, mode="add")  # noqa: E731
+    count = at_x + scatter_add(at_u)
+    return add_tangents(t_x if type(t_x) is Zero else t_x * at_x,
+                        t_u if type(t_u) is Zero else scatter_add(t_u * at_u)) / count
+
+
 def _scatter_jvp(primals, tangents, *, spec, mode):
-    if mode not in ("set", "add"):
-        raise NotImplementedError(f"forward-mode differentiation of .at[...] updates with mode "
-                                  f"{mode!r} is not implemented yet (set and add are)")
-    return linear_jvp(scatter_p, 2)(primals, tangents, spec=spec, mode=mode)
+    if mode in ("set", "add"):
+        return linear_jvp(scatter_p, 2)(primals, tangents, spec=spec, mode=mode)
+    (x, u, *idx), (t_x, t_u, *_) = primals, tangents
+    out = scatter_p.bind(x, u, *idx, spec=spec, mode=mode)
+    if mode == "mul":
+        return out, _scatter_mul_tangent(x, u, idx, t_x, t_u, spec)
+    return out, _scatter_extremum_tangent(x, u, idx, t_x, t_u, out, spec)
 
 
 scatter_p.jvp = _scatter_jvp
+
+
+# --- reverse-mode rules: transposes of the linear primitives ------------------------------------
+def _gather_transpose(ct, x, *indices, spec):
+    return [scatter_p.bind(instantiate(Zero(x.aval)), ct, *indices, spec=spec, mode="add")]
+
+
+def _scatter_transpose(ct, x, updates, *indices, spec, mode):
+    if mode not in ("set", "add"):
+        raise NotImplementedError(f"reverse-mode differentiation of .at[...] updates with mode "
+                                  f"{mode!r} is not implemented (set and add are)")
+    ct_x = ct
+    if mode == "set" and is_linear(x):  # overwritten entries do not reach the output
+        ct_x = scatter_p.bind(ct, instantiate(Zero(updates.aval)), *indices, spec=spec,
+                              mode="set")
+    ct_updates = gather_p.bind(ct, *indices, spec=spec) if is_linear(updates) else None
+    return [ct_x if is_linear(x) else None, ct_updates]
+
+
+def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
+    return [dynamic_update_slice_p.bind(instantiate(Zero(x.aval)), ct, *starts)]
+
+
+def _dynamic_update_slice_transpose(ct, x, update, *starts):
+    ct_x = dynamic_update_slice_p.bind(ct, instantiate(Zero(update.aval)), *starts)
+    ct_update = dynamic_slice_p.bind(ct, *starts, slice_sizes=update.aval.shape)
+    return [ct_x if is_linear(x) else None, ct_update if is_linear(update) else None]
+
+
+gather_p.transpose, scatter_p.transpose = _gather_transpose, _scatter_transpose
+dynamic_slice_p.transpose = _dynamic_slice_transpose
+dynamic_update_slice_p.transpose = _dynamic_update_slice_transpose
+# scatter has none: only its set and add modes are linear, the tape linearizes the others
+for _p in (gather_p, dynamic_slice_p, dynamic_update_slice_p):
+    _p.vjp = transpose_vjp(_p)

@@ -20,8 +20,16 @@ import math
 
 import numpy as np
 
-from fx.core.ad import Zero, add_tangents, linear_jvp
-from fx.core.aval import ShapedArray
+from fx.core.ad import (
+    Zero,
+    add_tangents,
+    bilinear_vjp,
+    is_linear,
+    linear_jvp,
+    transpose_vjp,
+    unbroadcast,
+)
+from fx.core.aval import ShapedArray, aval_of
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
 from fx.errors import op_error
@@ -318,6 +326,24 @@ def _cholesky_jvp(primals, tangents):
 solve_p.jvp, cholesky_p.jvp = _solve_jvp, _cholesky_jvp
 
 
+def _triangular_solve_jvp(primals, tangents, **params):
+    """``x = op(T)^-1 b`` (``b op(T)^-1`` unless ``left_side``), ``T`` the ``lower`` or upper
+    triangle of ``a``, ``op`` a transpose if ``transpose_a``: ``dx = op(T)^-1 (db - op(dT) x)``
+    (``(db - x op(dT)) op(T)^-1``). Like the backend, the rule reads only that triangle of dA."""
+    from fx.numpy import matmul, swapaxes, tril, triu
+    (a, b), (t_a, t_b) = primals, tangents
+    x = triangular_solve_p.bind(a, b, **params)
+    rhs = t_b
+    if type(t_a) is not Zero:
+        dt = tril(t_a) if params["lower"] else triu(t_a)
+        dt = swapaxes(dt, -1, -2) if params["transpose_a"] else dt
+        rhs = add_tangents(t_b, -(matmul(dt, x) if params["left_side"] else matmul(x, dt)))
+    return x, triangular_solve_p.bind(a, rhs, **params)
+
+
+triangular_solve_p.jvp = _triangular_solve_jvp
+
+
 def _eigh_jvp(primals, tangents, *, UPLO):
     """dw = diag(V^H dA V); dV = V (F * V^H dA V), F_ij = 1 / (w_j - w_i) off the diagonal.
 
@@ -338,3 +364,149 @@ def _eigh_jvp(primals, tangents, *, UPLO):
 
 
 eigh_p.jvp = _eigh_jvp
+
+
+def _h(v):
+    """Conjugate transpose of the last two axes."""
+    from fx.numpy import conj, swapaxes
+    return conj(swapaxes(v, -1, -2))
+
+
+def _qr_jvp(primals, tangents, *, mode):
+    """``dA = dQ R + Q dR`` with ``Q^H dQ`` skew-Hermitian and ``dR R^-1`` upper triangular.
+
+    For ``m >= n``, ``C = Q^H dA R^-1`` splits into the two: ``Omega = tril(C, -1) -
+    tril(C, -1)^H`` (plus the imaginary diagonal of C for complex input: diag R stays real),
+    ``dR = (C - Omega) R`` and ``dQ = Q Omega + (I - Q Q^H) dA R^-1``. For ``m < n``, ``A =
+    Q [R1 R2]``: the square rule on ``A1 = Q R1``, and ``dR2 = dQ^H A2 + Q^H dA2``. R (R1)
+    must be invertible. Complete QR of a tall matrix has no rule: the trailing columns of
+    Q are not unique (as in JAX)."""
+    from fx.numpy import concatenate, eye, matmul, real, tril
+    (a,), (t,) = primals, tangents
+    m, n = a.shape[-2:]
+    if mode == "complete" and m > n:
+        raise NotImplementedError(
+            f"forward-mode differentiation of qr(mode='complete') of a tall matrix (shape "
+            f"{a.shape}) is not implemented: the last m - n columns of Q are not unique; "
+            "use mode='reduced'")
+    q, r = qr_p.bind(a, mode=mode)
+    wide = m < n
+    r1, t1 = (r[..., :m], t[..., :m]) if wide else (r, t)
+    t_rinv = triangular_solve_p.bind(r1, t1, left_side=False, lower=False, transpose_a=False)
+    c = matmul(_h(q), t_rinv)
+    low = tril(c, -1)
+    omega = low - _h(low)
+    if a.dtype.kind == "c":
+        omega = omega + eye(c.shape[-1], dtype=a.dtype) * (c - real(c).astype(a.dtype))
+    dq = matmul(q, omega - c) + t_rinv
+    dr = matmul(c - omega, r1)
+    if wide:
+        dr = concatenate([dr, matmul(_h(dq), a[..., m:]) + matmul(_h(q), t[..., m:])], axis=-1)
+    return [q, r], [dq, dr]
+
+
+def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
+    """With ``dS = U^H dA V``: ``ds = Re diag(dS)``, and for ``F_ij = 1 / (s_j^2 - s_i^2)``
+    (0 on the diagonal) ``dU = U (F * (dS S + S dS^H) + D) + (I - U U^H) dA V S^-1``,
+    ``dV = V (F * (S dS + dS^H S)) + (I - V V^H) dA^H U S^-1``, ``D = i Im(diag dS) / s``
+    (complex input: the phase that keeps ``u_i^H du_i`` imaginary only).
+
+    The factors' tangents need distinct singular values (non-zero ones for the projections
+    of non-square input). ``full_matrices=True`` of a non-square matrix has no rule: the
+    extra singular vectors are not unique (as in JAX). Without ``compute_uv`` the values
+    come from the same decomposition as U and V."""
+    from fx.numpy import diagonal, expand_dims, eye, matmul, where
+    (a,), (t,) = primals, tangents
+    m, n = a.shape[-2:]
+    if compute_uv and full_matrices and m != n:
+        raise NotImplementedError(
+            f"forward-mode differentiation of svd(full_matrices=True) of a non-square matrix "
+            f"(shape {a.shape}) is not implemented: the extra singular vectors are not unique; "
+            "use full_matrices=False")
+    u, s, vh = svd_p.bind(a, full_matrices=full_matrices and compute_uv, compute_uv=True)
+    v = _h(vh)
+    ds_mat = matmul(matmul(_h(u), t), v)
+    ds = diagonal(ds_mat, axis1=-2, axis2=-1).real.astype(s.dtype)
+    if not compute_uv:
+        return [s], [ds]
+    k = s.shape[-1]
+    s_row, s_col = expand_dims(s, -2), expand_dims(s, -1)  # s_j, s_i at [i, j]
+    eye_k = eye(k, dtype=s.dtype)
+    f = (1 / ((s_row + s_col) * (s_row - s_col) + eye_k) - eye_k).astype(a.dtype)
+    s_row_a, s_col_a = s_row.astype(a.dtype), s_col.astype(a.dtype)
+    ds_s, s_ds = ds_mat * s_row_a, s_col_a * ds_mat
+    du_inner = f * (ds_s + _h(ds_s))
+    if a.dtype.kind == "c":
+        s_inv = where(s == 0, 0, 1 / where(s == 0, 1, s)).astype(a.dtype)
+        du_inner = du_inner + 0.5 * (ds_mat - _h(ds_mat)) * (eye_k.astype(a.dtype)
+                                                              * expand_dims(s_inv, -2))
+    du = matmul(u, du_inner)
+    dv = matmul(v, f * (s_ds + _h(s_ds)))
+    if m > n:  # the part of dA V outside the span of U
+        t_v = matmul(t, v)
+        du = du + (t_v - matmul(u, matmul(_h(u), t_v))) / s_row_a
+    if n > m:
+        t_u = matmul(_h(t), u)
+        dv = dv + (t_u - matmul(v, matmul(vh, t_u))) / s_row_a
+    return [u, s, vh], [du, ds, _h(dv)]
+
+
+qr_p.jvp, svd_p.jvp = _qr_jvp, _svd_jvp
+
+
+# --- reverse-mode rules: transposes of the linear primitives ------------------------------------
+def _dot_general_transpose(ct, x, y, *, dimension_numbers, preferred_element_type=None):
+    """Contract the cotangent with the other operand over that operand's free dimensions,
+    then permute the result into the linear operand's layout."""
+    from fx.prims.shape import transpose_p
+    (xc, yc), (xb, yb) = dimension_numbers
+    xf, yf = _free_dims(aval_of(x).ndim, xc, xb), _free_dims(aval_of(y).ndim, yc, yb)
+    nb = len(xb)
+    ct_batch = tuple(range(nb))
+    ct_free = {0: tuple(range(nb, nb + len(xf))), 1: tuple(range(nb + len(xf), ct.ndim))}
+
+    def one(me, other, mc, oc, mb, ob, mf, of, ct_other_free):
+        c = ct if ct.dtype == me.aval.dtype else ct.astype(me.aval.dtype)
+        out = dot_general_p.bind(c, other, dimension_numbers=((ct_other_free, of), (ct_batch, ob)))
+        # out: batch, my free dimensions, then my contracting ones ordered as the other's
+        layout = list(mb) + list(mf) + [mc[k] for k in np.argsort(oc)]
+        perm = tuple(np.argsort(layout).tolist())
+        return out if perm == tuple(range(out.ndim)) else transpose_p.bind(out, permutation=perm)
+    return [one(x, y, xc, yc, xb, yb, xf, yf, ct_free[1]) if is_linear(x) else None,
+            one(y, x, yc, xc, yb, xb, yf, xf, ct_free[0]) if is_linear(y) else None]
+
+
+def _diagonal_transpose(ct, x, *, offset, axis1, axis2):
+    """Zeros with ``ct`` written on the diagonal: ``ct`` spread along the other axis of the
+    last two, masked to the diagonal, and those two axes moved back into place."""
+    from fx.numpy import concatenate, expand_dims, eye, moveaxis, where, zeros
+    shape, ndim = x.aval.shape, len(x.aval.shape)
+    a1, a2 = axis1 % ndim, axis2 % ndim
+    n1, n2 = shape[a1], shape[a2]
+    along = n1 if offset >= 0 else n2  # ct is indexed by row (offset >= 0) or by column
+    padded = concatenate([ct, zeros((*ct.shape[:-1], along - ct.shape[-1]), ct.dtype)], axis=-1)
+    spread = expand_dims(padded, -1 if offset >= 0 else -2)
+    full = where(eye(n1, n2, k=offset, dtype=bool), spread, 0)
+    return [moveaxis(full, (-2, -1), (a1, a2))]
+
+
+def _solve_transpose(ct, a, b):
+    """x = A^-1 b is linear in b: b's cotangent is A^-T ct, summed over broadcast batches."""
+    from fx.numpy import expand_dims, squeeze, swapaxes
+    a_t = swapaxes(a, -1, -2)
+    if len(b.aval.shape) == 1:
+        ct_b = squeeze(solve_p.bind(a_t, expand_dims(ct, -1)), -1)
+    else:
+        ct_b = solve_p.bind(a_t, ct)
+    return [None, unbroadcast(ct_b, b.aval)]
+
+
+def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a):
+    ct_b = triangular_solve_p.bind(a, ct, left_side=left_side, lower=lower,
+                                   transpose_a=not transpose_a)
+    return [None, unbroadcast(ct_b, b.aval)]
+
+
+dot_general_p.transpose, diagonal_p.transpose = _dot_general_transpose, _diagonal_transpose
+solve_p.transpose, triangular_solve_p.transpose = _solve_transpose, _triangular_solve_transpose
+dot_general_p.vjp, diagonal_p.vjp = bilinear_vjp(dot_general_p), transpose_vjp(diagonal_p)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import linear_jvp, zero_jvp
+from fx.core.ad import linear_jvp, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
 from fx.errors import op_error
-from fx.prims.shape import reshape_p
+from fx.prims.shape import broadcast_in_dim_p, reshape_p
 
 
 def _check_axes(op: str, x, axes) -> None:
@@ -140,3 +140,50 @@ def _reduce_prod_jvp(primals, tangents, *, axes):
 
 
 reduce_prod_p.jvp = _reduce_prod_jvp
+
+
+def _shifted(v, s: int, fill):
+    """``v`` moved ``s`` places along its last axis, the first ``s`` entries ``fill``."""
+    from fx.numpy import concatenate, full
+    return concatenate([full((*v.shape[:-1], s), fill, dtype=v.dtype), v[..., :-s]], axis=-1)
+
+
+def _cumprod_jvp(primals, tangents, *, axis, reverse=False):
+    """``y_k = x_k y_(k-1)``, so ``dy_k = x_k dy_(k-1) + y_(k-1) dx_k``: a linear recurrence in
+    the tangent. A Hillis-Steele scan solves it in ``ceil(log2 n)`` steps without division
+    (zeros in ``x`` are fine): each step composes every ``dy -> a_k dy + b_k`` with the one
+    ``s`` places before, ``b_k += a_k b_(k-s)``, ``a_k *= a_(k-s)``; the ``a`` are products
+    of ``x`` only."""
+    from fx.numpy import moveaxis
+    (x,), (t,) = primals, tangents
+    y = cumprod_p.bind(x, axis=axis, reverse=reverse)
+    n = x.shape[axis]
+    if n == 0:
+        return y, t
+
+    def scan_order(v):  # the scan axis last, in the order of accumulation
+        v = moveaxis(v, axis, -1)
+        return v[..., ::-1] if reverse else v
+    a = scan_order(x)
+    b = scan_order(t) * _shifted(scan_order(y), 1, 1)  # y_(k-1) dx_k, with y_(-1) = 1
+    s = 1
+    while s < n:
+        b = b + a * _shifted(b, s, 0)
+        a = a * _shifted(a, s, 1)
+        s *= 2
+    return y, moveaxis(b[..., ::-1] if reverse else b, -1, axis)
+
+
+cumprod_p.jvp = _cumprod_jvp
+
+
+# --- reverse-mode rules: transposes of the linear primitives ------------------------------------
+def _reduce_sum_transpose(ct, x, *, axes):
+    kept = tuple(i for i in range(x.aval.ndim) if i not in axes)
+    return [broadcast_in_dim_p.bind(ct, shape=x.aval.shape, broadcast_dimensions=kept)]
+
+
+reduce_sum_p.transpose = _reduce_sum_transpose
+cumsum_p.transpose = lambda ct, x, *, axis, reverse=False: [
+    cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
+reduce_sum_p.vjp, cumsum_p.vjp = transpose_vjp(reduce_sum_p), transpose_vjp(cumsum_p)

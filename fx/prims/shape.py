@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from fx.core.ad import linear_jvp, zero_jvp
+from fx.core.ad import is_linear, linear_jvp, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
@@ -250,3 +250,64 @@ def _sort_jvp(primals, tangents, *, dimension):
 
 
 sort_p.jvp = _sort_jvp
+
+
+# --- reverse-mode rules: transposes of the linear primitives ------------------------------------
+def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
+    """Sum over the added axes and over the size-1 axes that were stretched."""
+    dims = set(broadcast_dimensions)
+    stretched = tuple(d for i, d in enumerate(broadcast_dimensions)
+                      if x.aval.shape[i] == 1 and shape[d] != 1)
+    axes = tuple(sorted(set(d for d in range(len(shape)) if d not in dims) | set(stretched)))
+    from fx.prims.reductions import reduce_sum_p
+    summed = reduce_sum_p.bind(ct, axes=axes) if axes else ct
+    return [reshape_p.bind(summed, new_sizes=x.aval.shape)]
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+    starts = np.cumsum([0] + [x.aval.shape[dimension] for x in xs])
+    return [_slice_axis(ct, dimension, int(lo), int(hi)) if is_linear(x) else None
+            for x, lo, hi in zip(xs, starts[:-1], starts[1:])]
+
+
+def _slice_axis(x, axis: int, lo: int, hi: int):
+    start, limit = [0] * x.ndim, list(x.shape)
+    start[axis], limit[axis] = lo, hi
+    return slice_p.bind(x, start_indices=tuple(start), limit_indices=tuple(limit),
+                        strides=(1,) * x.ndim)
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+    """The operand's cotangent is the un-padded interior (crops come back as zeros); the
+    padding value's is the sum of the rest."""
+    from fx.prims.reductions import reduce_sum_p
+    uncrop = tuple((-lo, -hi, 0) for lo, hi, _ in padding_config)
+    unpadded = pad_p.bind(ct, np.zeros((), ct.dtype), padding_config=uncrop)
+    ct_x = slice_p.bind(unpadded, start_indices=(0,) * ct.ndim, limit_indices=unpadded.shape,
+                        strides=tuple(i + 1 for _, _, i in padding_config))
+    total = lambda v: reduce_sum_p.bind(v, axes=tuple(range(v.ndim)))  # noqa: E731
+    ct_pad = total(ct) - total(ct_x) if is_linear(padding_value) else None
+    return [ct_x if is_linear(x) else None, ct_pad]
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+    """Zeros around (and between the strided elements of) the window."""
+    ends = [s + (n - 1) * st + 1 if n else s
+            for s, n, st in zip(start_indices, ct.shape, strides)]
+    config = tuple((s, d - e, st - 1) for s, e, d, st in
+                   zip(start_indices, ends, x.aval.shape, strides))
+    return [pad_p.bind(ct, np.zeros((), ct.dtype), padding_config=config)]
+
+
+reshape_p.transpose = lambda ct, x, *, new_sizes: [reshape_p.bind(ct, new_sizes=x.aval.shape)]
+broadcast_in_dim_p.transpose = _broadcast_in_dim_transpose
+transpose_p.transpose = lambda ct, x, *, permutation: [
+    transpose_p.bind(ct, permutation=tuple(np.argsort(permutation).tolist()))]
+squeeze_p.transpose = lambda ct, x, *, dimensions: [reshape_p.bind(ct, new_sizes=x.aval.shape)]
+concatenate_p.transpose = _concatenate_transpose
+pad_p.transpose = _pad_transpose
+rev_p.transpose = lambda ct, x, *, dimensions: [rev_p.bind(ct, dimensions=dimensions)]
+slice_p.transpose = _slice_transpose
+for _p in (reshape_p, broadcast_in_dim_p, transpose_p, squeeze_p, concatenate_p, pad_p, rev_p,
+           slice_p):
+    _p.vjp = transpose_vjp(_p)

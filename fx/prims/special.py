@@ -1,4 +1,5 @@
-"""Special-function primitives: ``erf``, ``erfc``, ``erf_inv``, ``lgamma``, ``digamma``.
+"""Special-function primitives: ``erf``, ``erfc``, ``erf_inv``, ``lgamma``, ``digamma``,
+``polygamma``.
 
 NumPy has none of these, so each impl is a vectorised NumPy composition (it runs on
 CuPy unchanged through NumPy's dispatch). Everything is computed in float64 and
@@ -10,7 +11,9 @@ rounded to the input dtype, so float32 results are correctly rounded or nearly s
   refined by Halley steps on ``erf`` near 0 and Newton steps on ``log erfc`` in the
   tails (accurate up to ``|y| = 1 - 2**-53``);
 * ``lgamma``: the Lanczos approximation (g = 7, 9 terms) with the reflection formula;
-* ``digamma``: recurrence up to ``x >= 6``, then the asymptotic series; reflection below 0.5.
+* ``digamma``: recurrence up to ``x >= 6``, then the asymptotic series; reflection below 0.5;
+* ``polygamma`` (order ``n >= 1``, a static parameter): the same scheme, recurrence up to
+  ``x >= 10 + n``, reflection below 0 through the derivatives of ``cot``.
 
 Example:
     >>> import fx
@@ -20,8 +23,14 @@ Example:
 """
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import elementwise_rule
+from fx.errors import op_error
 from fx.prims.elementwise import FLOAT, defjvp_unary, elementwise, exp_p
 
 _SQRT_PI_INV = 0.56418958354775628695  # 1 / sqrt(pi)
@@ -182,9 +191,79 @@ lgamma_p = elementwise("lgamma", lgamma_impl, FLOAT)
 digamma_p = elementwise("digamma", digamma_impl, FLOAT)
 
 
+# --- polygamma: psi^(n)(x) = (-1)^(n+1) n! sum_k (x + k)^-(n+1), the n-th derivative of digamma
+# Bernoulli numbers B_2k for the asymptotic series.
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,
+              43867 / 798, -174611 / 330)
+
+
+@functools.cache
+def _cot_derivative(n: int) -> np.poly1d:
+    """``P_n`` with ``d^n/du^n cot(u) = P_n(cot u)``: ``P_0(c) = c``,
+    ``P_(k+1)(c) = -(1 + c^2) P_k'(c)`` (integer coefficients)."""
+    p = np.poly1d([1.0, 0.0])
+    for _ in range(n):
+        p = -np.poly1d([1.0, 0.0, 1.0]) * p.deriv()
+    return p
+
+
+def _polygamma64(x, n: int):
+    """``psi^(n)(x)``, ``n >= 1``: recurrence up to ``z >= 10 + n`` (where the asymptotic
+    series has converged to float64), the series, and reflection below 0:
+    ``psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x))``."""
+    sign = 1.0 if n % 2 else -1.0  # (-1)^(n+1)
+    reflect = x < 0.0
+    z = np.where(reflect, 1.0 - x, x)
+    shift = np.zeros_like(z)
+    for _ in range(10 + n):  # psi^(n)(z) = psi^(n)(z + 1) + (-1)^(n+1) n! / z^(n+1)
+        low = z < 10.0 + n
+        shift = shift + np.where(low, z ** -(n + 1.0), 0.0)
+        z = np.where(low, z + 1.0, z)
+    # psi^(n)(z) ~ (-1)^(n+1) [(n-1)!/z^n + n!/(2 z^(n+1)) + sum_k B_2k (2k+n-1)!/(2k)!/z^(2k+n)]
+    inv2 = 1.0 / (z * z)
+    series = 0.0
+    for k, b in reversed(list(enumerate(_BERNOULLI, 1))):
+        series = (series + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k)) * inv2
+    tail = z ** -float(n) * (math.factorial(n - 1) + 0.5 * math.factorial(n) / z + series)
+    right = sign * (math.factorial(n) * shift + tail)
+    cot = 1.0 / np.tan(_pi_frac(x))
+    left = -sign * right - np.pi ** (n + 1) * _cot_derivative(n)(cot)
+    pole = (x <= 0.0) & (x == np.floor(x))  # the limit from the right, as scipy
+    return np.where(pole, sign * np.inf, np.where(reflect, left, right))
+
+
+def polygamma_impl(x, *, n):
+    def polygamma(v):
+        return _polygamma64(v, n)
+    return _in_float64(polygamma)(x)
+
+
+_polygamma_shape = elementwise_rule("polygamma", FLOAT)
+
+
+def _polygamma_abstract(x, *, n):
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise op_error(ValueError, "polygamma", f"order n must be an int >= 1 (order 0 is "
+                       f"digamma), got {n!r}", x)
+    return _polygamma_shape(x)
+
+
+polygamma_p = Primitive("polygamma", impl=polygamma_impl, abstract_eval=_polygamma_abstract)
+
+
 # --- forward-mode rules ------------------------------------------------------------------------
 _TWO_OVER_SQRT_PI, _SQRT_PI_OVER_TWO = 2 / float(np.sqrt(np.pi)), float(np.sqrt(np.pi)) / 2
 defjvp_unary(erf_p, lambda x, y: _TWO_OVER_SQRT_PI * exp_p.bind(-x * x))
 defjvp_unary(erfc_p, lambda x, y: -_TWO_OVER_SQRT_PI * exp_p.bind(-x * x))
 defjvp_unary(erf_inv_p, lambda x, y: _SQRT_PI_OVER_TWO * exp_p.bind(y * y))
 defjvp_unary(lgamma_p, lambda x, y: digamma_p.bind(x))
+defjvp_unary(digamma_p, lambda x, y: polygamma_p.bind(x, n=1))
+
+
+def _polygamma_jvp(primals, tangents, *, n):
+    """d psi^(n)(x) = psi^(n+1)(x) dx."""
+    (x,), (t,) = primals, tangents
+    return polygamma_p.bind(x, n=n), t * polygamma_p.bind(x, n=n + 1)
+
+
+polygamma_p.jvp = _polygamma_jvp

@@ -1,0 +1,142 @@
+"""User-defined derivative rules: ``custom_jvp`` and ``custom_vjp``.
+
+A decorated function runs as itself unless a differentiating trace sees it: the JVP
+trace then applies the user's rule in place of differentiating the body, and reverse
+mode's tape linearizes that rule. Under reverse mode a ``custom_vjp`` function runs its
+``fwd`` and puts ``bwd`` on the tape.
+
+Forward mode (``jvp``, ``jacfwd``, ``linearize``) of a ``custom_vjp`` function falls
+back to differentiating the original function, with a warning, instead of refusing as
+JAX does: the result is still the true derivative whenever ``bwd`` is. (``hessian`` is
+forward-over-reverse: its forward pass differentiates ``bwd``, with no fallback needed.)
+
+Example:
+    >>> import fx.numpy as fnp
+    >>> from transforms import custom_jvp, jvp
+    >>> @custom_jvp
+    ... def softplus(x):
+    ...     return fnp.logaddexp(x, 0.0)
+    >>> @softplus.defjvp
+    ... def softplus_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return softplus(x), t / (1 + fnp.exp(-x))
+    >>> jvp(softplus, (0.0,), (1.0,))[1]
+    Array(0.5, dtype=float32)
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from fx import tree
+from fx.core import trace as _trace
+from fx.core.ad import instantiate
+from fx.core.aval import aval_of
+from fx.creation import asarray
+
+
+class custom_jvp:
+    """Give ``fun`` a forward-mode rule ``jvp(primals, tangents) -> (out, out_tangent)``.
+
+    The rule must be linear in ``tangents``; reverse mode transposes it, so one rule
+    serves ``jvp``, ``grad`` and everything built on them.
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun, self.jvp = fun, None
+
+    def defjvp(self, jvp):
+        """Set the rule (usable as a decorator); returns the rule."""
+        self.jvp = jvp
+        return jvp
+
+    def __call__(self, *args):
+        if self.jvp is None:
+            raise TypeError(f"custom_jvp function {self.__name__} has no rule: define one "
+                            f"with @{self.__name__}.defjvp")
+        top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
+        return self.fun(*args) if top is None else top.process_custom_jvp(self, args)
+
+
+class custom_vjp:
+    """Give ``fun`` a reverse-mode rule: ``fwd(*args) -> (out, residuals)`` and
+    ``bwd(residuals, out_cotangent) -> tuple of one cotangent per argument`` (``None``
+    for an argument that gets none). Residuals may be any pytree of arrays.
+    """
+
+    def __init__(self, fun, *, warn_forward: bool = True):
+        functools.update_wrapper(self, fun)
+        self.fun, self.fwd, self.bwd, self.warn_forward = fun, None, None, warn_forward
+
+    def defvjp(self, fwd, bwd) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise TypeError(f"custom_vjp function {self.__name__} has no rule: define one "
+                            f"with {self.__name__}.defvjp(fwd, bwd)")
+        top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
+        return self.fun(*args) if top is None else top.process_custom_vjp(self, args)
+
+    def warn_fallback(self) -> None:
+        if self.warn_forward:
+            warnings.warn(f"forward-mode differentiation of the custom_vjp function "
+                          f"{self.__name__} differentiates its original definition; the custom "
+                          "rule applies in reverse mode only", stacklevel=4)
+
+
+# --- helpers for the traces that apply the rules ----------------------------------------------
+def apply_jvp_rule(fn, in_tree, primals, tangents):
+    """Call a ``custom_jvp`` rule on flat primals and tangents (``Zero`` allowed).
+
+    Returns ``(flat outputs, flat output tangents, output treedef)``.
+    """
+    pair = fn.jvp(tree.unflatten(in_tree, list(primals)),
+                  tree.unflatten(in_tree, [instantiate(t) for t in tangents]))
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise TypeError(f"custom_jvp {fn.__name__}: the rule must return a pair (primal_out, "
+                        f"tangent_out), got {type(pair).__name__}"
+                        + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else ""))
+    out, out_t = pair
+    out_flat, out_tree = tree.flatten(out)
+    t_flat, t_tree = tree.flatten(out_t)
+    if t_tree != out_tree:
+        raise TypeError(f"custom_jvp {fn.__name__}: the rule returned tangents with structure "
+                        f"{t_tree} for outputs with structure {out_tree}")
+    for i, (o, t) in enumerate(zip(out_flat, t_flat)):
+        if aval_of(o).shape != aval_of(t).shape or aval_of(o).dtype != aval_of(t).dtype:
+            raise TypeError(f"custom_jvp {fn.__name__}: output {i} is "
+                            f"{aval_of(o).str_short()} but the rule's tangent for it is "
+                            f"{aval_of(t).str_short()}; they must match in shape and dtype")
+    return out_flat, t_flat, out_tree
+
+
+def bwd_cotangents(fn, in_tree, in_avals, out_tree, res, cts) -> list:
+    """Call a ``custom_vjp`` function's ``bwd``; one flat cotangent per input (None: zero),
+    each checked against its input's shape and dtype."""
+    in_cts = fn.bwd(res, tree.unflatten(out_tree, [instantiate(c) for c in cts]))
+    n_args = len(in_tree.children())
+    if not isinstance(in_cts, (tuple, list)) or len(in_cts) != n_args:
+        raise TypeError(f"custom_vjp {fn.__name__}: bwd must return a tuple with one cotangent "
+                        f"per argument ({n_args}), got {type(in_cts).__name__}"
+                        + (f" of length {len(in_cts)}" if isinstance(in_cts, (tuple, list))
+                           else ""))
+    flat = []
+    for arg_tree, ct in zip(in_tree.children(), in_cts):
+        if ct is None:
+            flat.extend([None] * arg_tree.num_leaves)
+            continue
+        leaves, ct_tree = tree.flatten(ct)
+        if ct_tree != arg_tree:
+            raise TypeError(f"custom_vjp {fn.__name__}: bwd returned a cotangent with "
+                            f"structure {ct_tree} for an argument with structure {arg_tree}")
+        flat.extend(leaves)
+    for i, (ct, aval) in enumerate(zip(flat, in_avals)):
+        if ct is not None and not aval.weak_type and (aval_of(ct).shape != aval.shape or (
+                aval_of(ct).dtype != aval.dtype and not aval_of(ct).weak_type)):
+            raise TypeError(f"custom_vjp {fn.__name__}: bwd returned a {aval_of(ct).str_short()} "
+                            f"cotangent for input leaf {i}, which is {aval.str_short()}; they "
+                            "must match in shape and dtype")
+    return [ct if ct is None or aval.weak_type or aval_of(ct).dtype == aval.dtype
+            else asarray(ct, aval.dtype) for ct, aval in zip(flat, in_avals)]
