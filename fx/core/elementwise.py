@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from fx import dtypes
 from fx.array import Array, wrap
 from fx.core import trace as _trace
@@ -64,11 +66,14 @@ def unary(prim, inexact: bool = False, doc: str = ""):
     kinds = _fast_kinds(prim, inexact)
 
     def fn(x, /):
-        if not _trace.dynamic_active and type(x) is Array and x._v.dtype.kind in kinds:
-            try:
-                return wrap(impl(x._v))
-            except Exception:
-                pass  # the general path below raises the clear error
+        if type(x) is Array:
+            if not _trace.dynamic_active and x._v.dtype.kind in kinds:
+                try:
+                    return wrap(impl(x._v))
+                except Exception:
+                    pass  # the general path below raises the clear error
+        elif isinstance(x, Array) and x.dtype.kind in kinds:  # a tracer that needs no cast
+            return bind(prim, x)
         return bind(prim, *promote((x,), inexact))
 
     fn.__name__ = fn.__qualname__ = prim.name
@@ -93,10 +98,16 @@ def binary(prim, inexact: bool = False, doc: str = ""):
             if tx is Array:
                 if ty is Array:
                     fast = x._v.dtype.kind in kinds
+                elif isinstance(y, np.generic):  # a backend scalar: typed, as in NumPy
+                    fast = x._v.dtype.kind in kinds and y.dtype.kind in kinds
                 else:
                     fast = x._v.dtype.kind in weak.get(ty, "")
+            elif ty is Array:
+                fast = y._v.dtype.kind in weak.get(tx, "") or (
+                    isinstance(x, np.generic) and x.dtype.kind in kinds
+                    and y._v.dtype.kind in kinds)
             else:
-                fast = ty is Array and y._v.dtype.kind in weak.get(tx, "")
+                fast = False
             if fast:
                 try:
                     return wrap(impl(x._v if tx is Array else x, y._v if ty is Array else y))

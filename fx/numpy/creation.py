@@ -89,6 +89,8 @@ def zeros_like(a, dtype=None, shape=None) -> Array:
 
 def ones_like(a, dtype=None, shape=None) -> Array:
     """Ones with the shape and dtype of ``a``."""
+    if type(a) is Array and dtype is None and shape is None:
+        return wrap(np.ones_like(a._v))  # the common case, on a's device (array dispatch)
     shape, dtype, device = _like(a, dtype, shape)
     return ones(shape, dtype, device=device)
 

@@ -314,8 +314,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     else:
         a = promote((a,), inexact=True)[0]
     axes = normalize_axes("logsumexp", axis, a.ndim, a)
-    # the shift cancels mathematically: no derivative flows through it (nor its ties)
-    shift = bind(ew.stop_gradient_p, max(a, axes, keepdims=True))
+    # the shift cancels mathematically: no derivative flows through it (nor its ties), and
+    # taking the maximum of the stopped value keeps it off the differentiation tape
+    shift = max(bind(ew.stop_gradient_p, a), axes, keepdims=True)
     shift = m.where(m.isfinite(shift), shift, 0)
     terms = m.exp(m.subtract(a, shift))
     if b is not None:
