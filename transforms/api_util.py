@@ -43,6 +43,8 @@ def split_aux(outs, out_tree):
 
 def normalize_argnums(argnums, n_args: int, name: str) -> tuple[int, ...]:
     """``argnums`` (int or tuple of ints, negatives allowed) as a tuple in ``[0, n_args)``."""
+    if type(argnums) is int and 0 <= argnums < n_args:
+        return (argnums,)  # the common case
     many = isinstance(argnums, (tuple, list))
     nums = tuple(argnums) if many else (argnums,)
     if not nums or not all(isinstance(i, int) and not isinstance(i, bool) for i in nums):

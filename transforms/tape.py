@@ -25,6 +25,7 @@ from typing import NamedTuple
 from fx import tree
 from fx.core.aval import aval_of
 from fx.core.graph import Var
+from fx.core.primitive import bind
 from fx.core.trace import Trace, Tracer, new_main
 from fx.creation import asarray
 from transforms import custom
@@ -87,8 +88,8 @@ class VJPTrace(Trace):
         primals = [t.primal for t in tracers]
         marks = [t.var for t in tracers]
         if prim.vjp is not None:
-            out = prim.bind(*primals, **params)
-            var = Var(aval_of(out))
+            out = bind(prim, *primals, **params)
+            var = Var(out.aval)
             rule = prim.vjp
             self.main.global_data.append(TapeEntry(
                 marks, [var], lambda ct: rule(ct, out, primals, marks, **params)))

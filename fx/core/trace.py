@@ -15,7 +15,6 @@ since plain arrays can only be taken by a dynamic trace.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 
 from fx.array import Array
 from fx.errors import ConcretizationError, TracerLeakError
@@ -55,26 +54,34 @@ def _count(delta: int, dynamic: bool) -> None:
         dynamic_active += delta if dynamic else 0
 
 
-@contextmanager
-def new_main(trace_type: type, global_data=None, dynamic: bool = False):
+class new_main:
     """Push a new transform level; pop it (and mark its tracers dead) on exit.
 
     ``dynamic=True`` makes every bind in the block go to this level even when no
     argument is traced (how a staging transform such as jit captures constants).
+    Used as ``with new_main(TraceType) as main:`` (a class rather than a generator:
+    transforms enter it on every call, so it is kept cheap).
     """
-    main = MainTrace(len(stack.mains), trace_type, global_data)
-    stack.mains.append(main)
-    previous_dynamic = stack.dynamic
-    if dynamic:
-        stack.dynamic = main
-    _count(+1, dynamic)
-    try:
-        yield main
-    finally:
-        _count(-1, dynamic)
-        stack.dynamic = previous_dynamic
+
+    __slots__ = ("trace_type", "global_data", "dynamic", "main", "previous")
+
+    def __init__(self, trace_type: type, global_data=None, dynamic: bool = False):
+        self.trace_type, self.global_data, self.dynamic = trace_type, global_data, dynamic
+
+    def __enter__(self) -> MainTrace:
+        main = self.main = MainTrace(len(stack.mains), self.trace_type, self.global_data)
+        stack.mains.append(main)
+        self.previous = stack.dynamic
+        if self.dynamic:
+            stack.dynamic = main
+        _count(+1, self.dynamic)
+        return main
+
+    def __exit__(self, *exc) -> None:
+        _count(-1, self.dynamic)
+        stack.dynamic = self.previous
         stack.mains.pop()
-        main.alive = False
+        self.main.alive = False
 
 
 class Trace:
