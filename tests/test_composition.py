@@ -7,10 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
-import fx
 import fx.numpy as fnp
 from fx import tree
 from fx.testing import check_grads
+from tests import helpers
+from tests.helpers import f64, scaled_sin
 from transforms import (
     checkpoint,
     custom_jvp,
@@ -26,12 +27,8 @@ from transforms import (
 )
 
 
-def f64(x):
-    return fx.asarray(np.asarray(x, dtype=np.float64))
-
-
 def close(got, want, rtol=1e-10, atol=1e-12):
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=atol)
+    helpers.close(got, want, rtol, atol)
 
 
 X = 0.7
@@ -178,15 +175,7 @@ def test_checkpoint_inside_nested_grads_matches_without():
     close(jvp(grad(f), (f64(X),), (f64(1.0),))[1], grad(grad(g))(f64(X)))
 
 
-@custom_jvp
-def sin_double_slope(x):
-    return fnp.sin(x)
-
-
-@sin_double_slope.defjvp
-def _sin_double_slope_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return sin_double_slope(x), 2.0 * fnp.cos(x) * t
+sin_double_slope = scaled_sin(2.0)
 
 
 @custom_vjp

@@ -11,6 +11,7 @@ import fx
 import fx.numpy as fnp
 from fx import tree
 from fx.testing import check_grads
+from tests.helpers import close, f64, scaled_sin
 from transforms import (
     checkpoint,
     custom_jvp,
@@ -25,29 +26,11 @@ from transforms import (
     vjp,
 )
 
-
-def f64(x):
-    return fx.asarray(np.asarray(x, dtype=np.float64))
-
-
-def close(got, want, rtol=1e-12, atol=1e-12):
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=rtol, atol=atol)
-
-
 X = 0.7
 
 
 # --- custom_jvp --------------------------------------------------------------------------------
-@custom_jvp
-def sin_double_slope(x):
-    """sin(x), with a rule that deliberately claims the derivative 2 cos(x)."""
-    return fnp.sin(x)
-
-
-@sin_double_slope.defjvp
-def _sin_double_slope_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return sin_double_slope(x), 2.0 * fnp.cos(x) * t
+sin_double_slope = scaled_sin(2.0)  # sin, with a rule claiming the derivative 2 cos
 
 
 @custom_jvp

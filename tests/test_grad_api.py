@@ -8,11 +8,8 @@ import pytest
 import fx
 import fx.numpy as fnp
 from fx import lax, tree
+from tests.helpers import f64
 from transforms import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
-
-
-def f64(x):
-    return fx.asarray(np.asarray(x, dtype=np.float64))
 
 
 def c128(x):

@@ -12,13 +12,11 @@ import fx.numpy as fnp
 from fx import lax, tree
 from fx.testing import check_grads
 from fx.testing import strategies as fxst
+from tests.helpers import f64, scaled_sin
 from transforms import custom_jvp, custom_vjp
 
 FAST = settings(max_examples=15, derandomize=True, deadline=None, database=None)
 
-
-def f64(x):
-    return fx.asarray(np.asarray(x, dtype=np.float64))
 
 
 def f32(x):
@@ -103,34 +101,24 @@ def test_elements_of_different_scales_float32():
 
 
 # --- check_grads catches wrong derivatives -----------------------------------------------
-def _scaled_jvp(factor):
-    @custom_jvp
-    def f(x):
-        return fnp.sin(x)
-
-    @f.defjvp
-    def f_jvp(primals, tangents):
-        (x,), (t,) = primals, tangents
-        return f(x), factor * fnp.cos(x) * t
-    return f
 
 
 @pytest.mark.parametrize("modes, check", [(("fwd",), "fwd"), (("rev",), "rev"),
                                           (("fwd", "rev"), "fwd")])
 def test_wrong_custom_jvp_fails(modes, check):
     with pytest.raises(AssertionError) as info:
-        check_grads(_scaled_jvp(1.1), (X,), order=1, modes=modes)
+        check_grads(scaled_sin(1.1), (X,), order=1, modes=modes)
     msg = str(info.value)
     assert check in msg and "order 1" in msg and "max abs error" in msg
 
 
 def test_slightly_wrong_custom_jvp_fails_in_float64():
     with pytest.raises(AssertionError):
-        check_grads(_scaled_jvp(1.001), (X,), order=1)
+        check_grads(scaled_sin(1.001), (X,), order=1)
 
 
 def test_right_custom_jvp_passes():
-    check_grads(_scaled_jvp(1.0), (X,), order=2)
+    check_grads(scaled_sin(1.0), (X,), order=2)
 
 
 def _wrong_bwd():
@@ -342,7 +330,7 @@ def test_property_complex_product(zs):
 
 
 def test_property_test_finds_a_wrong_rule():
-    bad = _scaled_jvp(1.1)
+    bad = scaled_sin(1.1)
 
     @settings(max_examples=5, derandomize=True, deadline=None, database=None,
               phases=[Phase.generate])  # no shrinking: the first failure is enough here

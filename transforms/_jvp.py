@@ -137,11 +137,8 @@ def jacfwd(fun, argnums=0, has_aux: bool = False):
     The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
     """
     def jacfwd_fn(*args, **kwargs):
-        nums = api_util.normalize_argnums(argnums, len(args), "jacfwd")
-        partial, chosen = api_util.select_args(fun, args, kwargs, nums)
-        p_flat, in_tree = api_util.flatten_args(chosen, "jacfwd")
-        api_util.check_differentiable(p_flat, in_tree, nums, "jacfwd")
-        flat = api_util.flat_fun(partial, in_tree, has_aux, "jacfwd")
+        flat, p_flat, in_tree = api_util.differentiable_args(fun, args, kwargs, argnums,
+                                                             has_aux, "jacfwd")
         outs, out_tree = tree.flatten(flat(*p_flat))
         if has_aux:
             outs, out_tree, aux = api_util.split_aux(outs, out_tree)

@@ -50,11 +50,8 @@ def vjp(fun, *primals, has_aux: bool = False):
 def value_and_grad(fun, argnums=0, has_aux: bool = False):
     """Function returning ``(fun(*args), gradient)``; see ``grad``."""
     def value_and_grad_fn(*args, **kwargs):
-        nums = api_util.normalize_argnums(argnums, len(args), "grad")
-        partial, chosen = api_util.select_args(fun, args, kwargs, nums)
-        p_flat, in_tree = api_util.flatten_args(chosen, "grad")
-        api_util.check_differentiable(p_flat, in_tree, nums, "grad")
-        flat = api_util.flat_fun(partial, in_tree, has_aux, "grad")
+        flat, p_flat, in_tree = api_util.differentiable_args(fun, args, kwargs, argnums,
+                                                             has_aux, "grad")
         outs, out_tree, tape = vjp_flat(flat, p_flat)
         if has_aux:
             outs, out_tree, aux = api_util.split_aux(outs, out_tree)
@@ -103,16 +100,13 @@ def _scalar_output(outs, out_tree):
 
 
 def jacrev(fun, argnums=0, has_aux: bool = False):
-    """Jacobian by reverse mode: one pullback per output element, from one linearization.
+    """Jacobian by reverse mode: one pullback per output element, from one recorded tape.
 
     The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
     """
     def jacrev_fn(*args, **kwargs):
-        nums = api_util.normalize_argnums(argnums, len(args), "jacrev")
-        partial, chosen = api_util.select_args(fun, args, kwargs, nums)
-        p_flat, in_tree = api_util.flatten_args(chosen, "jacrev")
-        api_util.check_differentiable(p_flat, in_tree, nums, "jacrev")
-        flat = api_util.flat_fun(partial, in_tree, has_aux, "jacrev")
+        flat, p_flat, in_tree = api_util.differentiable_args(fun, args, kwargs, argnums,
+                                                             has_aux, "jacrev")
         outs, out_tree, tape = vjp_flat(flat, p_flat)
         if has_aux:
             outs, out_tree, aux = api_util.split_aux(outs, out_tree)

@@ -70,6 +70,16 @@ def select_args(fun, args, kwargs, argnums):
     return partial, tuple(args[i] for i in argnums)
 
 
+def differentiable_args(fun, args, kwargs, argnums, has_aux: bool, name: str):
+    """The shared prologue of ``grad``, ``jacfwd``, ``jacrev``: ``fun`` as a flat function
+    of the float leaves of ``args[argnums]``, those leaves, and their treedef."""
+    nums = normalize_argnums(argnums, len(args), name)
+    partial, chosen = select_args(fun, args, kwargs, nums)
+    leaves, in_tree = flatten_args(chosen, name)
+    check_differentiable(leaves, in_tree, nums, name)
+    return flat_fun(partial, in_tree, has_aux, name), leaves, in_tree
+
+
 def check_differentiable(leaves, in_tree, argnums, name: str) -> None:
     """TypeError naming the argument unless every leaf is a float or complex array."""
     for i, leaf in enumerate(leaves):

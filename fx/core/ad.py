@@ -1,9 +1,11 @@
-"""Symbolic zero tangents, shared by the differentiation rules and the JVP trace.
+"""The vocabulary of differentiation rules: symbolic zeros and the rule factories.
 
 A ``Zero`` stands for an all-zero tangent of a known aval without allocating it, so
 rules can skip work for inputs that do not depend on what is being differentiated.
 Rules receive tangents that may be ``Zero`` (never all of them: the trace handles that
-case) and either skip those terms or ``instantiate`` them.
+case) and either skip those terms or ``instantiate`` them. The factories build the
+standard forward rules (zero, linear), reverse-mode helpers (``unbroadcast``) and the
+direct ``vjp`` rules of linear and bilinear primitives from their transposes.
 
 Example:
     >>> from fx.core.ad import Zero, instantiate
@@ -84,17 +86,6 @@ def unbroadcast(ct, aval):
                                       if n == 1 and ct.shape[lead + i] != 1)
     summed = reduce_sum_p.bind(ct, axes=axes) if axes else ct
     return summed if summed.shape == aval.shape else reshape_p.bind(summed, new_sizes=aval.shape)
-
-
-def linear_transpose(transpose_one, n_linear: int | None = None):
-    """Transpose rule of a primitive linear in each of its first ``n_linear`` operands
-    separately (default: all): ``transpose_one(ct, i, *inputs, **params)`` gives the
-    cotangent of operand ``i``; the remaining operands (indices, starts) get none."""
-    def rule(ct, *inputs, **params):
-        n = len(inputs) if n_linear is None else n_linear
-        return [transpose_one(ct, i, *inputs, **params) if i < n and is_linear(x) else None
-                for i, x in enumerate(inputs)]
-    return rule
 
 
 # --- reverse mode: direct vjp rules ``vjp(ct, out, primals, marks, **params)`` ----------------
