@@ -82,7 +82,7 @@ def result_type(*args) -> np.dtype:
         return strong[0]  # the common case: one dtype, nothing to promote
     if not strong:
         return default_dtype_for_kind(max(weak_kinds, key=_KIND_RANK.__getitem__))
-    dt = np.result_type(*strong)
+    dt = strong[0] if len(strong) == 1 else np.result_type(*strong)
     for kind in weak_kinds:
         if _KIND_RANK[kind] > _KIND_RANK[dt.kind]:
             dt = _lift_kind(dt, kind)

@@ -10,6 +10,7 @@ from fx.array import Array
 from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.creation import asarray
+from fx.numpy import eye, moveaxis, stack, zeros
 
 
 def flatten_args(args, name: str):
@@ -108,7 +109,6 @@ def check_like(values, treedef, avals, what: str) -> list:
 
 def zeros_where_none(values, likes) -> list:
     """``values`` with each ``None`` / symbolic ``Zero`` replaced by zeros shaped like ``likes``."""
-    from fx.numpy import zeros
     return [zeros(aval_of(like).shape, aval_of(like).dtype) if v is None or type(v) is Zero
             else v for v, like in zip(values, likes)]
 
@@ -121,7 +121,6 @@ def basis_jacobian(linear_fn, sources, targets, out_tree, in_tree, reverse: bool
     (sources are the inputs). The result has ``out_tree``'s structure, each leaf
     ``in_tree``'s, with arrays of shape ``out.shape + in.shape`` as in JAX.
     """
-    from fx.numpy import eye, moveaxis, stack, zeros
     blocks = []  # blocks[s][t]: d target_t / d source_s, one row per source element
     for s, src in enumerate(sources):
         basis = eye(src.size, dtype=src.dtype)

@@ -39,14 +39,20 @@ def cast(x, dtype):
     return bind(convert_element_type_p, x, new_dtype=dtype)
 
 
+# Python scalar type -> array dtype kinds that absorb it unchanged (weak typing).
+_ABSORBS = {int: "iufc", float: "fc"}
+
+
 def promote(args, inexact: bool = False):
     """Operands converted to their common dtype (float-only ops lift ints to floats)."""
     first = args[0]
-    if isinstance(first, Array):  # arrays (or tracers) of one dtype: nothing to convert
+    if isinstance(first, Array):  # the common cases first: no promotion needed
         dtype = first.dtype
-        if all(isinstance(a, Array) and a.dtype == dtype for a in args) and (
-                not inexact or dtype.kind in "fc"):
-            return args
+        if not inexact or dtype.kind in "fc":
+            if all(isinstance(a, Array) and a.dtype == dtype for a in args):
+                return args
+            if len(args) == 2 and dtype.kind in _ABSORBS.get(type(args[1]), ""):
+                return [first, scalar_buffer(args[1], dtype)]  # x * 2.0 keeps x's dtype
     args = [as_operand(a) for a in args]
     dtype = dtypes.result_type(*args)
     if inexact:

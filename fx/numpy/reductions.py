@@ -98,6 +98,8 @@ def sum(a, axis=None, dtype=None, keepdims=False):
         Array([3., 3.], dtype=float32)
     """
     a = as_array(a)
+    if axis is None and dtype is None and not keepdims and a.dtype.kind in "fc":
+        return bind(rp.reduce_sum_p, a, axes=tuple(range(a.ndim)))  # the common case
     return _reduce(rp.reduce_sum_p, "sum", a, axis, keepdims, dtype or _accumulator(a.dtype))
 
 

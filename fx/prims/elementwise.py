@@ -21,6 +21,7 @@ from fx.core.ad import (
     instantiate,
     is_linear,
     linear_jvp,
+    loaded,
     transpose_vjp,
     unbroadcast,
     zero_jvp,
@@ -168,13 +169,11 @@ def defjvp_binary(prim, d_x, d_y):
 
 
 def _where(condition, x, y):
-    from fx.numpy import where  # the NumPy layer promotes the weak scalars used in rules
-    return where(condition, x, y)
+    return loaded("fx.numpy").where(condition, x, y)  # promotes the weak scalars of rules
 
 
 def _ones_like(x):
-    from fx.numpy import ones_like
-    return ones_like(x)
+    return loaded("fx.numpy").ones_like(x)
 
 
 def _share(wins, ties, like):
@@ -283,8 +282,7 @@ def _select_transpose(ct, pred, on_true, on_false):
 
 
 def _zeros_like(x):
-    from fx.numpy import zeros_like
-    return zeros_like(x)
+    return loaded("fx.numpy").zeros_like(x)
 
 
 def _convert_transpose(ct, x, *, new_dtype):

@@ -33,6 +33,7 @@ from fx.core.aval import ShapedArray, aval_of
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
 from fx.errors import op_error
+from fx.prims.shape import transpose_p
 
 INEXACT = "fc"
 
@@ -458,7 +459,6 @@ qr_p.jvp, svd_p.jvp = _qr_jvp, _svd_jvp
 def _dot_general_transpose(ct, x, y, *, dimension_numbers, preferred_element_type=None):
     """Contract the cotangent with the other operand over that operand's free dimensions,
     then permute the result into the linear operand's layout."""
-    from fx.prims.shape import transpose_p
     (xc, yc), (xb, yb) = dimension_numbers
     xf, yf = _free_dims(aval_of(x).ndim, xc, xb), _free_dims(aval_of(y).ndim, yc, yb)
     nb = len(xb)

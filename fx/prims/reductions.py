@@ -41,21 +41,23 @@ def _reduce_rule(op: str, kinds: str, empty_ok: bool):
     return abstract_eval
 
 
-def _reduction(op: str, np_fn, kinds: str, empty_ok: bool = True, typed: bool = False):
-    """Declare ``op``; ``typed`` reductions pass ``dtype=`` so NumPy does not widen ints."""
+def _reduction(op: str, method: str, kinds: str, empty_ok: bool = True, typed: bool = False):
+    """Declare ``op`` as the buffer's reduction ``method`` (NumPy's and CuPy's arrays share
+    them, and the method skips ``np.sum``'s Python wrapper); ``typed`` reductions pass
+    ``dtype=`` so the backend does not widen ints."""
     if typed:
-        impl = lambda x, *, axes: np_fn(x, axis=axes, dtype=x.dtype)
+        impl = lambda x, *, axes: getattr(x, method)(axis=axes, dtype=x.dtype)
     else:
-        impl = lambda x, *, axes: np_fn(x, axis=axes)
+        impl = lambda x, *, axes: getattr(x, method)(axis=axes)
     return Primitive(op, impl=impl, abstract_eval=_reduce_rule(op, kinds, empty_ok))
 
 
-reduce_sum_p = _reduction("reduce_sum", np.sum, "iufc", typed=True)
-reduce_prod_p = _reduction("reduce_prod", np.prod, "iufc", typed=True)
-reduce_max_p = _reduction("reduce_max", np.max, "biufc", empty_ok=False)
-reduce_min_p = _reduction("reduce_min", np.min, "biufc", empty_ok=False)
-reduce_and_p = _reduction("reduce_and", np.all, "b")
-reduce_or_p = _reduction("reduce_or", np.any, "b")
+reduce_sum_p = _reduction("reduce_sum", "sum", "iufc", typed=True)
+reduce_prod_p = _reduction("reduce_prod", "prod", "iufc", typed=True)
+reduce_max_p = _reduction("reduce_max", "max", "biufc", empty_ok=False)
+reduce_min_p = _reduction("reduce_min", "min", "biufc", empty_ok=False)
+reduce_and_p = _reduction("reduce_and", "all", "b")
+reduce_or_p = _reduction("reduce_or", "any", "b")
 
 
 # --- argmax / argmin: first occurrence, NaN counts as the extreme (as NumPy) -----------------

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from fx.core.ad import is_linear, linear_jvp, transpose_vjp, zero_jvp
+from fx.core.ad import is_linear, linear_jvp, loaded, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
@@ -259,8 +259,7 @@ def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
     stretched = tuple(d for i, d in enumerate(broadcast_dimensions)
                       if x.aval.shape[i] == 1 and shape[d] != 1)
     axes = tuple(sorted(set(d for d in range(len(shape)) if d not in dims) | set(stretched)))
-    from fx.prims.reductions import reduce_sum_p
-    summed = reduce_sum_p.bind(ct, axes=axes) if axes else ct
+    summed = loaded("fx.prims.reductions").reduce_sum_p.bind(ct, axes=axes) if axes else ct
     return [reshape_p.bind(summed, new_sizes=x.aval.shape)]
 
 
@@ -280,7 +279,7 @@ def _slice_axis(x, axis: int, lo: int, hi: int):
 def _pad_transpose(ct, x, padding_value, *, padding_config):
     """The operand's cotangent is the un-padded interior (crops come back as zeros); the
     padding value's is the sum of the rest."""
-    from fx.prims.reductions import reduce_sum_p
+    reduce_sum_p = loaded("fx.prims.reductions").reduce_sum_p
     uncrop = tuple((-lo, -hi, 0) for lo, hi, _ in padding_config)
     unpadded = pad_p.bind(ct, np.zeros((), ct.dtype), padding_config=uncrop)
     ct_x = slice_p.bind(unpadded, start_indices=(0,) * ct.ndim, limit_indices=unpadded.shape,
