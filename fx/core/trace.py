@@ -82,6 +82,8 @@ class new_main:
         stack.dynamic = self.previous
         stack.mains.pop()
         self.main.alive = False
+        self.main.trace = None  # break the main <-> trace cycle: a transform's buffers (its
+        # tape, its tracers' values) are freed as soon as nothing refers to them
 
 
 class Trace:
