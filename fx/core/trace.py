@@ -121,7 +121,7 @@ class Trace:
         if main.level < self.main.level:
             return self.lift(val)
         raise TracerLeakError(
-            f"a value traced by {main.trace.name} (level {main.level}) reached the "
+            f"a value traced by {val._trace.name} (level {main.level}) reached the "
             f"{self.name} trace at level {self.main.level}: a tracer escaped its transform")
 
 
@@ -163,7 +163,7 @@ def check_alive(tracer: Tracer) -> MainTrace:
     main = tracer._trace.main
     if not main.alive:
         raise TracerLeakError(
-            f"a value traced by {main.trace.name} was used after that transform "
+            f"a value traced by {tracer._trace.name} was used after that transform "
             f"returned ({tracer.aval.str_short()}). Return it from the transformed "
             "function instead of storing it in a global or closure.")
     return main
