@@ -9,7 +9,17 @@ import fx
 import fx.numpy as fnp
 from fx import lax, tree
 from tests.helpers import f64
-from transforms import grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp
+from transforms import (
+    custom_vjp,
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linearize,
+    value_and_grad,
+    vjp,
+)
 
 
 def c128(x):
@@ -464,3 +474,21 @@ def test_tracer_leaked_out_of_jvp_raises_naming_jvp():
     jvp(f, (f64(1.0),), (f64(1.0),))
     with pytest.raises(fx.TracerLeakError, match="jvp"):
         leaked[0] * 2.0
+
+
+def test_integer_intermediates_carry_no_derivative():
+    x = f64([0.5, 1.5, 2.5])
+    np.testing.assert_array_equal(np.asarray(grad(lambda x: fnp.sum(x * x.astype("int32")))(x)),
+                                  [0.0, 1.0, 2.0])
+    picked = grad(lambda x: fnp.sum(x[(x * 0).astype("int32")]))(x)  # indices computed from x
+    np.testing.assert_array_equal(np.asarray(picked), [3.0, 0.0, 0.0])
+
+
+def test_custom_vjp_with_an_integer_output():
+    @custom_vjp
+    def f(x):
+        return x * 2.0, fnp.argmax(x)
+
+    f.defvjp(lambda x: (f(x), None), lambda _, ct: (ct[0] * 3.0,))
+    np.testing.assert_array_equal(np.asarray(grad(lambda x: fnp.sum(f(x)[0]))(f64([1.0, 2.0]))),
+                                  [3.0, 3.0])

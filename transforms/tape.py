@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from fx import tree
+from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.core.graph import Var
 from fx.core.primitive import bind
@@ -89,6 +90,8 @@ class VJPTrace(Trace):
         marks = [t.var for t in tracers]
         if prim.vjp is not None:
             out = bind(prim, *primals, **params)
+            if out.dtype.kind not in "fc":  # integer and bool values carry no derivative
+                return VJPTracer(self, out, None)
             var = Var(out.aval)
             rule = prim.vjp
             self.main.global_data.append(TapeEntry(
@@ -132,10 +135,13 @@ class VJPTrace(Trace):
             return fn(*tree.unflatten(in_tree, primals))
         out, res = fn.fwd(*tree.unflatten(in_tree, primals))
         out_flat, out_tree = tree.flatten(out)
-        outvars = [Var(aval_of(o)) for o in out_flat]
-        in_avals = [aval_of(p) for p in primals]
-        self.main.global_data.append(TapeEntry(marks, outvars, as_list_pull(
-            outvars, lambda cts: custom.bwd_cotangents(fn, in_tree, in_avals, out_tree, res, cts))))
+        outvars = [Var(aval_of(o)) if aval_of(o).dtype.kind in "fc" else None for o in out_flat]
+        in_avals, out_avals = [aval_of(p) for p in primals], [aval_of(o) for o in out_flat]
+
+        def pull(cts):
+            cts = [Zero(a) if c is None else c for c, a in zip(cts, out_avals)]
+            return custom.bwd_cotangents(fn, in_tree, in_avals, out_tree, res, cts)
+        self.main.global_data.append(TapeEntry(marks, outvars, as_list_pull(outvars, pull)))
         return tree.unflatten(out_tree, [VJPTracer(self, o, v) for o, v in zip(out_flat, outvars)])
 
 
