@@ -430,3 +430,16 @@ def test_forward_mode_of_checkpoint_gives_no_warning():
     close(t_lin, d1)
     close(j, np.diag([float(d1), float(grad(_body)(f64(0.2)))]))
     close(h, grad(grad(_body))(f64(X)))
+
+
+def test_checkpoint_keeps_python_numbers_weak_and_passes_static_arguments():
+    assert float(grad(checkpoint(lambda x, n: x ** n))(fx.asarray(2.0), 3)) == 12.0
+    twice = checkpoint(lambda x, mode: x * 2.0 if mode == "double" else x, static_argnums=1)
+    assert float(grad(twice)(f64(2.0), "double")) == 2.0
+    picked = grad(checkpoint(lambda x, k: fnp.sum(x[k])))(f64([1.0, 2.0, 3.0]), fx.asarray([0, 0]))
+    close(picked, [2.0, 0.0, 0.0])
+
+
+def test_non_array_arguments_to_custom_rules_under_a_transform_raise():
+    with pytest.raises(TypeError, match="argument leaf 1 is a str.*static_argnums"):
+        grad(checkpoint(lambda x, mode: x * 2.0))(f64(2.0), "double")

@@ -492,3 +492,37 @@ def test_custom_vjp_with_an_integer_output():
     f.defvjp(lambda x: (f(x), None), lambda _, ct: (ct[0] * 3.0,))
     np.testing.assert_array_equal(np.asarray(grad(lambda x: fnp.sum(f(x)[0]))(f64([1.0, 2.0]))),
                                   [3.0, 3.0])
+
+
+# --- found in review ---------------------------------------------------------------------------
+def test_power_derivatives_at_the_edges_follow_jax():
+    z = fx.asarray(-1 + 1j, dtype="complex128")
+    _, t = jvp(lambda y: z ** y, (c128(2.0),), (c128(1.0),))
+    np.testing.assert_allclose(complex(t), np.log(-1 + 1j) * (-1 + 1j) ** 2)  # complex base
+    assert float(grad(lambda x: x ** 0)(f64(0.0))) == 0.0  # x^0 is constant, even at 0
+    assert float(grad(lambda x: x ** fnp.zeros((), "float64"))(f64(0.0))) == 0.0
+
+
+def test_complex_jacobians_need_holomorphic_functions():
+    with pytest.raises(TypeError, match="jacrev requires real outputs"):
+        jacrev(lambda x: x * (1 + 2j))(f64([1.0]))
+    with pytest.raises(TypeError, match="jacfwd requires real inputs"):
+        jacfwd(fnp.abs)(c128([3 + 4j]))
+
+
+def test_grad_of_a_tuple_output_is_rejected():
+    with pytest.raises(TypeError, match="scalar output.*pytree"):
+        grad(lambda x: (x * 2,))(f64(1.0))
+
+
+def test_jvp_rejects_integer_primals_and_casts_python_tangents():
+    with pytest.raises(TypeError, match="primal 0 has dtype int32"):
+        jvp(lambda n: n * 2, (fx.asarray(3),), (fx.asarray(1),))
+    _, t = jvp(fnp.sin, (f64(0.0),), (1.0,))
+    assert t.dtype == np.float64 and float(t) == 1.0
+
+
+def test_hessian_with_aux():
+    h, aux = hessian(lambda x: (fnp.sum(x ** 3), x * 2), has_aux=True)(f64([1.0, 2.0]))
+    np.testing.assert_allclose(np.asarray(h), np.diag([6.0, 12.0]))
+    np.testing.assert_allclose(np.asarray(aux), [2.0, 4.0])

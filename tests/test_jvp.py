@@ -272,3 +272,19 @@ def test_at_max_ties_split_the_tangent_evenly():
                (fx.asarray([3.0, 1.0, 1.0], dtype="float64"),
                 fx.asarray([0.0, 6.0, 9.0], dtype="float64")))
     assert np.asarray(t).tolist() == [3.0, 1.0, 1.0]  # (3 + 0 + 6) / 3 at the tie
+
+
+@pytest.mark.parametrize("part", [fnp.real, fnp.imag], ids=["real", "imag"])
+def test_complex_cholesky_and_slogdet_derivatives(part):
+    a = _random((3, 3), np.complex128)
+    hermitian = fx.asarray(a @ a.conj().T + 3 * np.eye(3))
+    check_grads(lambda m: part(fnp.sum(fnp.linalg.cholesky(m))), (hermitian,), order=2)
+    check_grads(lambda m: part(fnp.linalg.slogdet(m)[0]), (fx.asarray(a),), order=2)
+    check_grads(lambda m: fnp.linalg.slogdet(m)[1], (fx.asarray(a),), order=2)
+
+
+def test_imag_of_a_real_operand_has_a_real_zero_cotangent():
+    from fx.prims.elementwise import imag_p
+    from transforms import grad
+    g = grad(lambda x: imag_p.bind(x) + x)(fx.asarray(2.0, dtype="float64"))
+    assert g.dtype == np.float64 and float(g) == 1.0

@@ -110,20 +110,18 @@ def jvp(fun, primals, tangents):
         ``(fun(*primals), J(primals) @ tangents)`` with the structure of ``fun``'s output.
 
     Raises:
-        TypeError: if primals and tangents differ in structure, shape or dtype.
+        TypeError: if primals and tangents differ in structure, shape or dtype, or a
+            primal is an integer array (integers have no tangents: close over them).
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
-    p_flat, p_tree = tree.flatten(tuple(primals))
-    t_flat, t_tree = tree.flatten(tuple(tangents))
-    if p_tree != t_tree:
-        raise TypeError(f"jvp: primals and tangents have different structures: {p_tree} vs "
-                        f"{t_tree}")
-    for i, (p, t) in enumerate(zip(p_flat, t_flat)):
-        pa, ta = aval_of(asarray(p)), aval_of(asarray(t))
-        if pa.shape != ta.shape or pa.dtype != ta.dtype:
-            raise TypeError(f"jvp: tangent {i} is {ta.str_short()} but its primal is "
-                            f"{pa.str_short()}; they must match in shape and dtype")
+    p_flat, p_tree = api_util.flatten_args(primals, "jvp")
+    for i, p in enumerate(p_flat):
+        if p.dtype.kind not in "fc":
+            raise TypeError(f"jvp: primal {i} has dtype {p.dtype}; only float and complex "
+                            "inputs have tangents (close over integer arguments instead)")
+    t_flat = api_util.check_like(tuple(tangents), p_tree, [p.aval for p in p_flat],
+                                 "jvp: tangent")
 
     def flat_fun(*args):
         return fun(*tree.unflatten(p_tree, list(args)))
@@ -139,6 +137,7 @@ def jacfwd(fun, argnums=0, has_aux: bool = False):
     def jacfwd_fn(*args, **kwargs):
         flat, p_flat, in_tree = api_util.differentiable_args(fun, args, kwargs, argnums,
                                                              has_aux, "jacfwd")
+        api_util.check_real(p_flat, "jacfwd", "input")
         outs, out_tree = tree.flatten(flat(*p_flat))
         if has_aux:
             outs, out_tree, aux = api_util.split_aux(outs, out_tree)

@@ -89,8 +89,8 @@ def grad(fun, argnums=0, has_aux: bool = False):
 
 
 def _scalar_output(outs, out_tree):
-    if out_tree.num_leaves != 1 or outs[0].shape != ():
-        shapes = ", ".join(aval_of(o).str_short() for o in outs) or "nothing"
+    if not out_tree.is_leaf() or outs[0].shape != ():
+        shapes = outs[0].aval.str_short() if out_tree.is_leaf() else f"a pytree {out_tree}"
         raise TypeError(f"grad requires a scalar output, got {shapes}; use vjp or jacrev "
                         "for non-scalar outputs")
     if outs[0].dtype.kind != "f":
@@ -110,6 +110,7 @@ def jacrev(fun, argnums=0, has_aux: bool = False):
         outs, out_tree, tape = vjp_flat(flat, p_flat)
         if has_aux:
             outs, out_tree, aux = api_util.split_aux(outs, out_tree)
+        api_util.check_real(outs, "jacrev", "output")
         pullback = lambda cts: api_util.zeros_where_none(backward_pass(tape, cts), p_flat)  # noqa: E731
         jac = api_util.basis_jacobian(pullback, outs, p_flat, out_tree,
                                       api_util.args_tree(in_tree, argnums), reverse=True)
@@ -117,7 +118,10 @@ def jacrev(fun, argnums=0, has_aux: bool = False):
     return jacrev_fn
 
 
-def hessian(fun, argnums=0):
-    """Matrix of second derivatives: forward-over-reverse, ``jacfwd(jacrev(fun))``."""
+def hessian(fun, argnums=0, has_aux: bool = False):
+    """Matrix of second derivatives: forward-over-reverse, ``jacfwd(jacrev(fun))``.
+
+    With ``has_aux`` the function returns ``(output, aux)`` and so does the result.
+    """
     from transforms._jvp import jacfwd
-    return jacfwd(jacrev(fun, argnums), argnums)
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

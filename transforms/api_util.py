@@ -81,6 +81,15 @@ def differentiable_args(fun, args, kwargs, argnums, has_aux: bool, name: str):
     return flat_fun(partial, in_tree, has_aux, name), leaves, in_tree
 
 
+def check_real(leaves, name: str, what: str) -> None:
+    """TypeError for complex leaves: a Jacobian of a complex function is only defined for
+    holomorphic ones (JAX's ``holomorphic=True``), which these transforms do not assume."""
+    for i, leaf in enumerate(leaves):
+        if leaf.dtype.kind == "c":
+            raise TypeError(f"{name} requires real {what}s, but {what} leaf {i} is {leaf.dtype}; "
+                            "split it into real and imaginary parts, or use vjp / jvp")
+
+
 def check_differentiable(leaves, in_tree, argnums, name: str) -> None:
     """TypeError naming the argument unless every leaf is a float or complex array."""
     for i, leaf in enumerate(leaves):
@@ -96,7 +105,8 @@ def check_like(values, treedef, avals, what: str) -> list:
     """Flatten ``values``; they must have ``treedef``'s structure and the given avals."""
     flat, got_tree = tree.flatten(values)
     if got_tree != treedef:
-        raise TypeError(f"{what}s have structure {got_tree}, expected {treedef}")
+        raise TypeError(f"{what}s do not match in structures: got {got_tree}, expected "
+                        f"{treedef}")
     out = []
     for i, (v, aval) in enumerate(zip(flat, avals)):
         v = asarray(v, dtype=aval.dtype) if isinstance(v, (int, float, complex)) else asarray(v)

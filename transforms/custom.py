@@ -29,10 +29,13 @@ import functools
 import warnings
 
 from fx import tree
+from fx.array import Array
+from fx.backend import is_buffer
 from fx.core import trace as _trace
 from fx.core.ad import instantiate
 from fx.core.aval import aval_of
 from fx.creation import asarray
+from fx.dtypes import is_weak_scalar
 
 
 class custom_jvp:
@@ -56,7 +59,10 @@ class custom_jvp:
             raise TypeError(f"custom_jvp function {self.__name__} has no rule: define one "
                             f"with @{self.__name__}.defjvp")
         top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
-        return self.fun(*args) if top is None else top.process_custom_jvp(self, args)
+        if top is None:
+            return self.fun(*args)
+        _check_leaves(self, args)
+        return top.process_custom_jvp(self, args)
 
 
 class custom_vjp:
@@ -77,7 +83,10 @@ class custom_vjp:
             raise TypeError(f"custom_vjp function {self.__name__} has no rule: define one "
                             f"with {self.__name__}.defvjp(fwd, bwd)")
         top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
-        return self.fun(*args) if top is None else top.process_custom_vjp(self, args)
+        if top is None:
+            return self.fun(*args)
+        _check_leaves(self, args)
+        return top.process_custom_vjp(self, args)
 
     def warn_fallback(self) -> None:
         if self.warn_forward:
@@ -87,6 +96,16 @@ class custom_vjp:
 
 
 # --- helpers for the traces that apply the rules ----------------------------------------------
+def _check_leaves(fn, args) -> None:
+    """Under a transform, every argument leaf must be an array or a number."""
+    for i, leaf in enumerate(tree.leaves(args)):
+        if not (isinstance(leaf, Array) or is_weak_scalar(leaf) or is_buffer(leaf)):
+            raise TypeError(f"{type(fn).__name__} function {fn.__name__}: argument leaf {i} is "
+                            f"a {type(leaf).__name__}; under a transform the arguments must be "
+                            "arrays or numbers (close over other values, e.g. with "
+                            "functools.partial, or use checkpoint's static_argnums)")
+
+
 def apply_jvp_rule(fn, in_tree, primals, tangents):
     """Call a ``custom_jvp`` rule on flat primals and tangents (``Zero`` allowed).
 

@@ -221,8 +221,24 @@ for _p in (neg_p, conj_p, real_p, imag_p, add_p, sub_p):
 
 defjvp_binary(mul_p, lambda x, y, out: y, lambda x, y, out: x)
 defjvp_binary(div_p, lambda x, y, out: 1 / y, lambda x, y, out: -out / y)
-defjvp_binary(pow_p, lambda x, y, out: y * pow_p.bind(x, y - 1),
-              lambda x, y, out: _where(x > 0, log_p.bind(_where(x > 0, x, 1)), 0) * out)
+
+
+def _pow_d_base(x, y, out):
+    """y x^(y-1), and 0 where y == 0 (x^0 is constant, even at x = 0), as in JAX."""
+    if isinstance(y, (np.generic, int, float)) and y != 0:
+        return y * pow_p.bind(x, y - 1)  # a constant exponent such as x ** 2: nothing to mask
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 * 0^-1, masked below
+        d = y * pow_p.bind(x, y - 1)
+    return _where(y == 0, 0, d)
+
+
+def _pow_d_exponent(x, y, out):
+    """log(x) x^y, with 0 at x == 0 as in JAX (NaN for a negative real base, whose power is
+    only defined at integer exponents)."""
+    return log_p.bind(_where(x == 0, 1, x)) * out
+
+
+defjvp_binary(pow_p, _pow_d_base, _pow_d_exponent)
 defjvp_binary(atan2_p, lambda x, y, out: y / (x * x + y * y),
               lambda x, y, out: -x / (x * x + y * y))
 defjvp_binary(hypot_p, lambda x, y, out: x / out, lambda x, y, out: y / out)
@@ -271,7 +287,9 @@ div_p.transpose = lambda ct, x, y: [unbroadcast(ct / y, x.aval), None]
 conj_p.transpose = lambda ct, x: [conj_p.bind(ct) if x.aval.dtype.kind == "c" else ct]
 # real and imag are linear over the reals: their transposes embed into the complex plane
 real_p.transpose = lambda ct, x: [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
-imag_p.transpose = lambda ct, x: [-1j * convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)]
+imag_p.transpose = lambda ct, x: [
+    -1j * convert_element_type_p.bind(ct, new_dtype=x.aval.dtype)
+    if x.aval.dtype.kind == "c" else _zeros_like(ct)]  # a real operand has no imaginary part
 
 
 def _select_transpose(ct, pred, on_true, on_false):

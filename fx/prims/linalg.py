@@ -290,9 +290,15 @@ def _det_jvp(primals, tangents):
 
 
 def _slogdet_jvp(primals, tangents):
+    """d log|det A| = Re tr(A^-1 dA); a complex sign turns by i Im tr(A^-1 dA) (a real
+    sign is piecewise constant)."""
+    from fx.numpy import imag, real
     (a,), (t,) = primals, tangents
     sign, logabsdet = slogdet_p.bind(a)
-    return [sign, logabsdet], [Zero(sign.aval), _trace_inv_times(a, t)]
+    if a.dtype.kind != "c":
+        return [sign, logabsdet], [Zero(sign.aval), _trace_inv_times(a, t)]
+    trace = _trace_inv_times(a, t)
+    return [sign, logabsdet], [sign * (1j * imag(trace)), real(trace)]
 
 
 inv_p.jvp, det_p.jvp, slogdet_p.jvp = _inv_jvp, _det_jvp, _slogdet_jvp
@@ -311,15 +317,18 @@ def _solve_jvp(primals, tangents):
 
 
 def _cholesky_jvp(primals, tangents):
-    """dL = L Phi(L^-1 dA L^-T), Phi taking the lower triangle with half the diagonal.
+    """dL = L Phi(L^-1 dA L^-H), Phi taking the lower triangle with half the diagonal.
 
-    Like the backend, the rule reads only the lower triangle of dA (mirrored)."""
-    from fx.numpy import eye, matmul, swapaxes, tril
+    Like the backend, the rule reads only the strict lower triangle of dA (mirrored,
+    conjugated) and the real part of its diagonal."""
+    from fx.numpy import conj, eye, matmul, real, swapaxes, tril
     (a,), (t,) = primals, tangents
-    t = tril(t) + swapaxes(tril(t, -1), -1, -2)
+    herm = lambda m: conj(swapaxes(m, -1, -2))  # noqa: E731
+    below = tril(t, -1)
+    t = below + herm(below) + eye(a.shape[-1], dtype=a.dtype) * real(t)
     low = cholesky_p.bind(a)
     low_inv = inv_p.bind(low)
-    s = matmul(matmul(low_inv, t), swapaxes(low_inv, -1, -2))
+    s = matmul(matmul(low_inv, t), herm(low_inv))
     phi = tril(s) - 0.5 * s * eye(a.shape[-1], dtype=a.dtype)
     return low, matmul(low, phi)
 
