@@ -101,3 +101,23 @@ AWAY_FROM_KINKS = {
 def test_rows_with_kinks_away_from_them(name):
     f, args = AWAY_FROM_KINKS[name]
     check_grads(f, tuple(fx.asarray(np.asarray(a)) for a in args), order=2)
+
+
+def test_ties_share_the_cotangent_as_in_jax():
+    from transforms import grad
+    x = fx.asarray([1.0, 3.0, 3.0], dtype="float64")
+    np.testing.assert_allclose(np.asarray(grad(fnp.max)(x)), [0.0, 0.5, 0.5])
+    np.testing.assert_allclose(np.asarray(grad(fnp.min)(-x)), [0.0, 0.5, 0.5])
+    np.testing.assert_allclose(np.asarray(grad(lambda v: fnp.sum(fnp.maximum(v, v)))(x)), [1, 1, 1])
+    weights = fx.asarray([1.0, 10.0, 100.0], dtype="float64")
+    sorted_grad = grad(lambda v: fnp.sum(fnp.sort(v) * weights))(x)  # stable: ties keep order
+    np.testing.assert_allclose(np.asarray(sorted_grad), [1.0, 10.0, 100.0])
+
+
+def test_non_differentiable_outputs_get_zero_cotangents():
+    from transforms import grad
+    x = fx.asarray([0.5, 2.0, 1.0], dtype="float64")
+    f = lambda v: fnp.sum(v) + fnp.argmax(v).astype("float64") + fnp.sum(v > 1.0) * 1.0
+    np.testing.assert_array_equal(np.asarray(grad(f)(x)), [1.0, 1.0, 1.0])
+    g = grad(lambda v: fnp.sum(fnp.floor(v) + fnp.sign(v) + fnp.round(v)))(x)
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 0.0, 0.0])
