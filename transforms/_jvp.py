@@ -15,28 +15,19 @@ from __future__ import annotations
 from fx import tree
 from fx.core.ad import Zero, instantiate
 from fx.core.aval import aval_of
-from fx.core.trace import Trace, Tracer, new_main
+from fx.core.trace import PrimalTracer, Trace, new_main
 from fx.creation import asarray
 from transforms import api_util
 from transforms.custom import apply_jvp_rule
 
 
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+class JVPTracer(PrimalTracer):
+    """A value under forward mode: its primal and its tangent (possibly a symbolic Zero)."""
+
+    __slots__ = ("tangent",)
 
     def __init__(self, trace, primal, tangent):
         self._trace, self.primal, self.tangent = trace, primal, tangent
-
-    @property
-    def aval(self):
-        return aval_of(self.primal)
-
-    shape = property(lambda self: self.primal.shape)
-    dtype = property(lambda self: self.primal.dtype)
-
-    def concrete(self):
-        primal = self.primal
-        return primal.concrete() if isinstance(primal, Tracer) else asarray(primal)
 
 
 class JVPTrace(Trace):

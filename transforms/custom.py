@@ -38,55 +38,70 @@ from fx.creation import asarray
 from fx.dtypes import is_weak_scalar
 
 
-class custom_jvp:
+class _CustomRule:
+    """A function with a user-defined derivative rule; ``__call__`` runs the function
+    itself, or, under a transform, hands the call to the top trace's ``process``."""
+
+    process = ""   # the Trace method that applies the rule
+    define = ""    # how to define the rule, for the error message
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+
+    def has_rule(self) -> bool:
+        raise NotImplementedError
+
+    def __call__(self, *args):
+        if not self.has_rule():
+            raise TypeError(f"{type(self).__name__} function {self.__name__} has no rule: "
+                            f"define one with {self.define.format(self.__name__)}")
+        top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
+        if top is None:
+            return self.fun(*args)
+        _check_leaves(self, args)
+        return getattr(top, self.process)(self, args)
+
+
+class custom_jvp(_CustomRule):
     """Give ``fun`` a forward-mode rule ``jvp(primals, tangents) -> (out, out_tangent)``.
 
     The rule must be linear in ``tangents``; reverse mode transposes it, so one rule
     serves ``jvp``, ``grad`` and everything built on them.
     """
 
+    process, define = "process_custom_jvp", "@{}.defjvp"
+
     def __init__(self, fun):
-        functools.update_wrapper(self, fun)
-        self.fun, self.jvp = fun, None
+        super().__init__(fun)
+        self.jvp = None
+
+    def has_rule(self) -> bool:
+        return self.jvp is not None
 
     def defjvp(self, jvp):
         """Set the rule (usable as a decorator); returns the rule."""
         self.jvp = jvp
         return jvp
 
-    def __call__(self, *args):
-        if self.jvp is None:
-            raise TypeError(f"custom_jvp function {self.__name__} has no rule: define one "
-                            f"with @{self.__name__}.defjvp")
-        top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
-        if top is None:
-            return self.fun(*args)
-        _check_leaves(self, args)
-        return top.process_custom_jvp(self, args)
 
-
-class custom_vjp:
+class custom_vjp(_CustomRule):
     """Give ``fun`` a reverse-mode rule: ``fwd(*args) -> (out, residuals)`` and
     ``bwd(residuals, out_cotangent) -> tuple of one cotangent per argument`` (``None``
     for an argument that gets none). Residuals may be any pytree of arrays.
     """
 
+    process, define = "process_custom_vjp", "{}.defvjp(fwd, bwd)"
+
     def __init__(self, fun, *, warn_forward: bool = True):
-        functools.update_wrapper(self, fun)
-        self.fun, self.fwd, self.bwd, self.warn_forward = fun, None, None, warn_forward
+        super().__init__(fun)
+        self.fwd, self.bwd, self.warn_forward = None, None, warn_forward
+
+    def has_rule(self) -> bool:
+        return self.fwd is not None
 
     def defvjp(self, fwd, bwd) -> None:
         self.fwd, self.bwd = fwd, bwd
-
-    def __call__(self, *args):
-        if self.fwd is None:
-            raise TypeError(f"custom_vjp function {self.__name__} has no rule: define one "
-                            f"with {self.__name__}.defvjp(fwd, bwd)")
-        top = _trace.find_top_trace(tree.leaves(args)) if _trace.active else None
-        if top is None:
-            return self.fun(*args)
-        _check_leaves(self, args)
-        return top.process_custom_vjp(self, args)
 
     def warn_fallback(self) -> None:
         if self.warn_forward:

@@ -27,34 +27,23 @@ from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.core.graph import Var
 from fx.core.primitive import bind
-from fx.core.trace import Trace, Tracer, new_main
+from fx.core.trace import PrimalTracer, Trace, new_main
 from fx.creation import asarray
 from transforms import custom
 from transforms.linearize import linearize_rule
 from transforms.transpose import backward_pass
 
 
-class VJPTracer(Tracer):
+class VJPTracer(PrimalTracer):
     """A value under reverse mode: its primal and its tape variable (None: a constant)."""
 
-    __slots__ = ("primal", "var")
+    __slots__ = ("var",)
 
     def __init__(self, trace, primal, var):
         self._trace, self.primal, self.var = trace, primal, var
 
-    @property
-    def aval(self):
-        return aval_of(self.primal)
-
-    shape = property(lambda self: self.primal.shape)
-    dtype = property(lambda self: self.primal.dtype)
-
     def full_lower(self):
         return self.primal if self.var is None else self
-
-    def concrete(self):
-        primal = self.primal
-        return primal.concrete() if isinstance(primal, Tracer) else asarray(primal)
 
 
 class TapeEntry:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 
 from fx.array import Array
+from fx.core.aval import aval_of
 from fx.errors import ConcretizationError, TracerLeakError
 
 active = 0
@@ -156,6 +157,36 @@ class Tracer(Array):
 
     def _buffer(self):
         return self.concrete()._buffer()
+
+
+class PrimalTracer(Tracer):
+    """A tracer that carries the value it stands for (forward and reverse mode's): its
+    shape, dtype and concrete value (Python control flow works on it) are the primal's."""
+
+    __slots__ = ("primal",)
+
+    @property
+    def aval(self):
+        return aval_of(self.primal)
+
+    @property
+    def shape(self):
+        try:
+            return self.primal.shape
+        except AttributeError:  # a Python number
+            return ()
+
+    @property
+    def dtype(self):
+        try:
+            return self.primal.dtype
+        except AttributeError:
+            return aval_of(self.primal).dtype
+
+    def concrete(self):
+        from fx.creation import asarray  # fx.creation imports this module
+        primal = self.primal
+        return primal.concrete() if isinstance(primal, Tracer) else asarray(primal)
 
 
 def check_alive(tracer: Tracer) -> MainTrace:
