@@ -26,7 +26,7 @@ from typing import Any
 import optree
 
 __all__ = ["PyTreeSpec", "map", "leaves", "structure", "flatten", "unflatten", "all", "any",
-           "reduce", "register_dataclass", "register_node"]
+           "reduce", "broadcast_prefix", "register_dataclass", "register_node"]
 
 _optree = optree.pytree.reexport(namespace="fx", module="fx._optree")
 
@@ -94,6 +94,28 @@ def unflatten(treedef: PyTreeSpec, leaves: Any) -> Any:
         {'x': 1, 'y': (2, 3)}
     """
     return _optree.unflatten(treedef, leaves)
+
+
+def broadcast_prefix(prefix: Any, tree: Any) -> list:
+    """One entry of ``prefix`` per leaf of ``tree``: each leaf of the prefix tree (``None``
+    included, as a leaf) stands for the whole subtree of ``tree`` at its position, as
+    ``vmap``'s ``in_axes`` do.
+
+    Raises:
+        ValueError: if ``prefix`` is not a prefix of ``tree``'s structure.
+
+    Example:
+        >>> broadcast_prefix((0, None), ([1, 2], {"a": 3}))
+        [0, 0, None]
+    """
+    spec = _optree.structure(prefix, none_is_leaf=True)
+    try:
+        subtrees = spec.flatten_up_to(tree)
+    except ValueError as e:
+        raise ValueError(f"{prefix!r} is not a prefix of the tree structure "
+                         f"{structure(tree)}: {e}") from None
+    return [p for p, sub in zip(spec.flatten_up_to(prefix), subtrees)
+            for _ in range(structure(sub).num_leaves)]
 
 
 def all(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> bool:

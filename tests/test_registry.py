@@ -42,3 +42,11 @@ def test_required_linalg_function_exists_and_has_a_spec(name):
 def test_every_primitive_has_shape_rule_and_impl():
     for prim in PRIMITIVES.values():
         assert callable(prim.impl) and callable(prim.abstract_eval), prim
+
+
+def test_every_primitive_has_differentiation_and_batching_rules():
+    """Reverse mode uses a primitive's vjp rule, or linearizes its jvp rule: a jvp rule
+    (and a batching rule for vmap) is all every primitive needs."""
+    no_jvp = [n for n, p in PRIMITIVES.items() if p.jvp is None]
+    no_batch = [n for n, p in PRIMITIVES.items() if p.batch is None]
+    assert not no_jvp and not no_batch, (no_jvp, no_batch)

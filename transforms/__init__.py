@@ -2,8 +2,9 @@
 from transforms._checkpoint import checkpoint
 from transforms._jvp import jacfwd, jvp
 from transforms._vjp import grad, hessian, jacrev, value_and_grad, vjp
+from transforms._vmap import vmap
 from transforms.custom import custom_jvp, custom_vjp
 from transforms.linearize import linearize
 
 __all__ = ["jvp", "jacfwd", "linearize", "vjp", "grad", "value_and_grad", "jacrev", "hessian",
-           "custom_jvp", "custom_vjp", "checkpoint"]
+           "custom_jvp", "custom_vjp", "checkpoint", "vmap"]

@@ -120,8 +120,9 @@ def jvp(fun, primals, tangents):
     return tree.unflatten(out_tree, out_p), tree.unflatten(out_tree, list(map(instantiate, out_t)))
 
 
-def jacfwd(fun, argnums=0, has_aux: bool = False):
-    """Jacobian by forward mode: one ``jvp`` per input element.
+def jacfwd(fun, argnums=0, has_aux: bool = False, chunk_size=None):
+    """Jacobian by forward mode: ``jvp`` vmapped over the basis of the inputs
+    (``chunk_size`` columns at a time when given).
 
     The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
     """
@@ -137,6 +138,7 @@ def jacfwd(fun, argnums=0, has_aux: bool = False):
             t_out = jvp_flat(flat, p_flat, tangents)[1][:len(outs)]
             return api_util.zeros_where_none(t_out, outs)
         jac = api_util.basis_jacobian(pushforward, p_flat, outs, out_tree,
-                                      api_util.args_tree(in_tree, argnums), reverse=False)
+                                      api_util.args_tree(in_tree, argnums), reverse=False,
+                                      chunk_size=chunk_size)
         return (jac, aux) if has_aux else jac
     return jacfwd_fn

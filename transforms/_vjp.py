@@ -99,8 +99,9 @@ def _scalar_output(outs, out_tree):
     return outs[0]
 
 
-def jacrev(fun, argnums=0, has_aux: bool = False):
-    """Jacobian by reverse mode: one pullback per output element, from one recorded tape.
+def jacrev(fun, argnums=0, has_aux: bool = False, chunk_size=None):
+    """Jacobian by reverse mode: the pullback of one recorded tape, vmapped over the
+    basis of the outputs (``chunk_size`` rows at a time when given).
 
     The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
     """
@@ -113,7 +114,8 @@ def jacrev(fun, argnums=0, has_aux: bool = False):
         api_util.check_real(outs, "jacrev", "output")
         pullback = lambda cts: api_util.zeros_where_none(backward_pass(tape, cts), p_flat)  # noqa: E731
         jac = api_util.basis_jacobian(pullback, outs, p_flat, out_tree,
-                                      api_util.args_tree(in_tree, argnums), reverse=True)
+                                      api_util.args_tree(in_tree, argnums), reverse=True,
+                                      chunk_size=chunk_size)
         return (jac, aux) if has_aux else jac
     return jacrev_fn
 

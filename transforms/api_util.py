@@ -10,7 +10,7 @@ from fx.array import Array
 from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.creation import asarray
-from fx.numpy import eye, moveaxis, stack, zeros
+from fx.numpy import eye, moveaxis, zeros
 
 
 def flatten_args(args, name: str):
@@ -123,24 +123,28 @@ def zeros_where_none(values, likes) -> list:
             else v for v, like in zip(values, likes)]
 
 
-def basis_jacobian(linear_fn, sources, targets, out_tree, in_tree, reverse: bool):
-    """Jacobian assembled by applying ``linear_fn`` to every basis vector of ``sources``.
+def basis_jacobian(linear_fn, sources, targets, out_tree, in_tree, reverse: bool,
+                   chunk_size=None):
+    """Jacobian assembled by applying ``linear_fn``, under ``vmap``, to every basis vector
+    of ``sources`` (``chunk_size`` of them at a time, to bound memory).
 
     ``linear_fn`` maps flat lists shaped like ``sources`` to flat lists shaped like
     ``targets``: a pullback (``reverse``: sources are the outputs) or a pushforward
     (sources are the inputs). The result has ``out_tree``'s structure, each leaf
     ``in_tree``'s, with arrays of shape ``out.shape + in.shape`` as in JAX.
     """
+    from transforms._vmap import vmap
     blocks = []  # blocks[s][t]: d target_t / d source_s, one row per source element
     for s, src in enumerate(sources):
-        basis = eye(src.size, dtype=src.dtype)
-        rows = []
-        for k in range(src.size):
-            vecs = [basis[k].reshape(src.shape) if i == s else zeros(other.shape, other.dtype)
-                    for i, other in enumerate(sources)]
-            rows.append(linear_fn(vecs))
-        blocks.append([stack([r[t] for r in rows]) if rows else
-                       zeros((0, *tgt.shape), tgt.dtype) for t, tgt in enumerate(targets)])
+        if not src.size:
+            blocks.append([zeros((0, *tgt.shape), tgt.dtype) for tgt in targets])
+            continue
+
+        def along(vec, s=s):
+            return linear_fn([vec if i == s else zeros(other.shape, other.dtype)
+                              for i, other in enumerate(sources)])
+        basis = eye(src.size, dtype=src.dtype).reshape((src.size, *src.shape))
+        blocks.append(vmap(along, chunk_size=chunk_size)(basis))
     outs, ins = (sources, targets) if reverse else (targets, sources)
 
     def block(o, i):

@@ -55,6 +55,8 @@ def bind(prim: Primitive, *args, **params):
     """Apply ``prim``: on the top trace among ``args``, or eagerly on the backend."""
     if _trace.active:
         top = _trace.find_top_trace(args)
+        if "axis_name" in params:  # a collective goes to the level that names its axis
+            top = _trace.named_level(params["axis_name"], top)
         if top is not None:
             tracers = [top.full_raise(a) for a in args]
             out = top.process_primitive(prim, tracers, params)

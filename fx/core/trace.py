@@ -200,6 +200,15 @@ def check_alive(tracer: Tracer) -> MainTrace:
     return main
 
 
+def named_level(axis_name, top: Trace | None) -> Trace | None:
+    """The higher of ``top`` and the innermost level whose axis is named ``axis_name``
+    (a batch level of ``vmap(..., axis_name=...)``); None when no level names it."""
+    for main in reversed(stack.mains):
+        if getattr(main.global_data, "name", None) == axis_name:
+            return main.trace if top is None or top.main.level < main.level else top
+    return top
+
+
 def find_top_trace(args) -> Trace | None:
     """The trace of the highest level among ``args`` (or the dynamic one), or None."""
     top = stack.dynamic if dynamic_active else None

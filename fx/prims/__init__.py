@@ -1,2 +1,11 @@
 """Primitive declarations, one family per file. Importing this package registers them all."""
-from fx.prims import elementwise, indexing, linalg, random_bits, reductions, shape, special  # noqa: F401
+from fx.prims import (  # noqa: F401
+    collectives,
+    elementwise,
+    indexing,
+    linalg,
+    random_bits,
+    reductions,
+    shape,
+    special,
+)

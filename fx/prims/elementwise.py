@@ -27,6 +27,7 @@ from fx.core.ad import (
     zero_jvp,
 )
 from fx.core.aval import ShapedArray
+from fx.core.batching import broadcasting_batch, vectorized_batch
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
 from fx.errors import op_error
@@ -37,8 +38,11 @@ NUMERIC, INEXACT, FLOAT, INTEGER = "biufc", "fc", "f", "biu"
 
 
 def elementwise(name: str, impl, kinds: str = NUMERIC, out_dtype=None) -> Primitive:
-    """Declare an elementwise primitive (any arity) with the shared shape rule."""
-    return Primitive(name, impl=impl, abstract_eval=elementwise_rule(name, kinds, out_dtype))
+    """Declare an elementwise primitive (any arity) with the shared shape and batching
+    rules."""
+    prim = Primitive(name, impl=impl, abstract_eval=elementwise_rule(name, kinds, out_dtype))
+    prim.batch = broadcasting_batch(prim)
+    return prim
 
 
 # --- unary, float in -> float out -------------------------------------------------------
@@ -120,6 +124,7 @@ def _select_abstract(pred, on_true, on_false):
 
 
 select_p = Primitive("select", impl=np.where, abstract_eval=_select_abstract)
+select_p.batch = broadcasting_batch(select_p)
 
 
 # --- stop_gradient: the identity, with a zero derivative ----------------------------------
@@ -135,6 +140,7 @@ def _convert_abstract(x, *, new_dtype):
 convert_element_type_p = Primitive(
     "convert_element_type", impl=lambda x, *, new_dtype: x.astype(new_dtype),
     abstract_eval=_convert_abstract)
+convert_element_type_p.batch = vectorized_batch(convert_element_type_p)
 
 
 # --- forward-mode rules: d(out) = sum_i d(out)/d(x_i) * t_i ------------------------------------

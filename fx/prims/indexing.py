@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import Zero, add_tangents, instantiate, is_linear, linear_jvp, transpose_vjp
+from fx.core.ad import Zero, add_tangents, instantiate, is_linear, linear_jvp, loaded, transpose_vjp
 from fx.core.aval import ShapedArray
+from fx.core.batching import batch_size, move_to, move_to_front
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds
 from fx.errors import op_error
@@ -299,3 +300,181 @@ dynamic_update_slice_p.transpose = _dynamic_update_slice_transpose
 # scatter has none: only its set and add modes are linear, the tape linearizes the others
 for _p in (gather_p, dynamic_slice_p, dynamic_update_slice_p):
     _p.vjp = transpose_vjp(_p)
+
+
+
+# --- batching rules ----------------------------------------------------------------------------
+# The batch axis becomes one more entry of the index: a full slice when only the operand is
+# batched, else an index array that joins the advanced-index block (the batched index arrays
+# with their batch axis in front, plus an iota over the batch for a batched operand). NumPy's
+# placement of the advanced block then decides where the batch axis lands in the output.
+def _advanced_layout(spec, ndim: int) -> tuple[int, int, int | None]:
+    """``(k, axis, at)`` for a spec with index arrays over a rank-``ndim`` operand: the spec
+    position of the first advanced entry, the operand axis it indexes, and the output axis
+    where the broadcast index shape lands (None when the advanced entries are separated:
+    NumPy puts it first)."""
+    consumed = sum(1 for e in spec if e is not None and e is not Ellipsis)
+    adv = [k for k, e in enumerate(spec) if isinstance(e, (int, str))]
+    axis = out = 0
+    for k, e in enumerate(spec):
+        if k == adv[0]:
+            first = (k, axis, out)
+        if e is None:
+            out += 1
+        elif e is Ellipsis:
+            axis, out = axis + ndim - consumed, out + ndim - consumed
+        else:  # an advanced entry adds no axis of its own to the output, a slice does one
+            axis, out = axis + 1, out + (not isinstance(e, (int, str)))
+    k, axis, at = first
+    return k, axis, at if adv[-1] - adv[0] + 1 == len(adv) else None
+
+
+def _constant(like, host):
+    """``host`` (a NumPy array) on ``like``'s device (the default one for traced values)."""
+    from fx.array import Array
+    from fx.creation import asarray
+    return asarray(host, device=like.device if type(like) is Array else None)
+
+
+def _iota(like, size: int, rank: int):
+    """``arange(size)`` shaped ``(size, 1, ..., 1)`` with ``rank`` ones: the batch as an index."""
+    return _constant(like, np.arange(size, dtype=np.int32).reshape((size,) + (1,) * rank))
+
+
+def _batched_at(v, dim, size: int, pos: int):
+    """``v`` with its batch axis at ``pos``: moved there, or broadcast there if unbatched."""
+    if dim is not None:
+        return move_to(v, dim, pos)
+    shape = tuple(np.shape(v))
+    return loaded("fx.prims.shape").broadcast_in_dim_p.bind(
+        v, shape=shape[:pos] + (size,) + shape[pos:],
+        broadcast_dimensions=tuple(i + (i >= pos) for i in range(len(shape))))
+
+
+def _leading(a, dim, rank: int):
+    """A batched index array with its batch axis in front, then ones, then its own axes, so
+    the rest broadcast against ``rank`` per-example axes as each example's did (an
+    unbatched one broadcasts as it is)."""
+    if dim is None:
+        return a
+    a = move_to_front(a, dim)
+    shape = tuple(np.shape(a))
+    if len(shape) - 1 == rank:
+        return a
+    return loaded("fx.prims.shape").reshape_p.bind(
+        a, new_sizes=shape[:1] + (1,) * (rank + 1 - len(shape)) + shape[1:])
+
+
+def _batched_index(x, xd, idx, idims, spec, size: int):
+    """The index of a gather/scatter with some index arrays batched: those with the batch
+    axis in front and, for a batched operand, an iota over the batch put just before the
+    first advanced entry, which keeps the advanced block where it was.
+
+    Returns ``(x, arrays, spec, x_axis, at)``: ``x`` with its batch axis moved to ``x_axis``
+    (if batched) and the output axis ``at`` of the batch (the front of the advanced block).
+    """
+    k, x_axis, at = _advanced_layout(spec, np.ndim(x) - (xd is not None))
+    rank = max(np.ndim(a) - (d is not None) for a, d in zip(idx, idims))
+    arrays = [_leading(a, d, rank) for a, d in zip(idx, idims)]
+    if xd is not None:
+        x = move_to(x, xd, x_axis)
+        arrays.insert(sum(1 for e in spec[:k] if e == ARRAY), _iota(x, size, rank))
+        spec = spec[:k] + (ARRAY,) + spec[k:]
+    return x, arrays, spec, x_axis, at or 0
+
+
+def _sliced_batch_dim(spec, idx, ndim: int) -> int:
+    """Output axis of a batch axis taken by a full slice in front of ``spec``: the front,
+    or just after the index shape when separated advanced indices go first."""
+    if not idx or _advanced_layout(spec, ndim)[2] is not None:
+        return 0
+    return len(np.broadcast_shapes(*(tuple(np.shape(a)) for a in idx)))
+
+
+def _gather_batch(vals, dims, *, spec):
+    """Only the operand batched: a full slice over its batch axis (moved to the front) ahead
+    of the spec. Batched index arrays: they carry the batch axis into the advanced block,
+    joined by a batch iota when the operand is batched too; the block's place is the
+    batch axis's."""
+    (x, *idx), (xd, *idims) = vals, dims
+    if all(d is None for d in idims):
+        x = move_to_front(x, xd)
+        out = gather_p.bind(x, *idx, spec=((0, np.shape(x)[0], 1),) + spec)
+        return out, _sliced_batch_dim(spec, idx, np.ndim(x) - 1)
+    x, arrays, spec, _, at = _batched_index(x, xd, idx, idims, spec, batch_size(vals, dims))
+    return gather_p.bind(x, *arrays, spec=spec), at
+
+
+def _scatter_batch(vals, dims, *, spec, mode):
+    """The gather rule's index over the operand (broadcast along the batch if unbatched),
+    with the updates' batch axis where that index puts it. Each example writes only its
+    own slab of the batch axis, in its own order: duplicates combine as they did."""
+    (x, u, *idx), (xd, ud, *idims) = vals, dims
+    size = batch_size(vals, dims)
+    ndim = np.ndim(x) - (xd is not None)
+    if all(d is None for d in idims):
+        x, u = _batched_at(x, xd, size, 0), _batched_at(u, ud, size,
+                                                        _sliced_batch_dim(spec, idx, ndim))
+        return scatter_p.bind(x, u, *idx, spec=((0, size, 1),) + spec, mode=mode), 0
+    x_axis = _advanced_layout(spec, ndim)[1]
+    x, arrays, spec, _, at = _batched_index(_batched_at(x, xd, size, x_axis), x_axis, idx,
+                                            idims, spec, size)
+    return scatter_p.bind(x, _batched_at(u, ud, size, at), *arrays, spec=spec, mode=mode), x_axis
+
+
+def _window_index(like, starts, sdims, shape, sizes, size: int) -> list:
+    """Index arrays of each example's window, ``clamp(start, 0, n - k) + arange(k)`` on
+    every axis, shaped to broadcast together to ``(batch, *sizes)`` (outer-product style;
+    only batched starts have the batch axis)."""
+    from fx.core.elementwise import cast
+    from fx.numpy import add, maximum, minimum
+    out = []
+    for i, (s, d, n, k) in enumerate(zip(starts, sdims, shape, sizes)):
+        steps = np.arange(k, dtype=np.int64).reshape((k,) + (1,) * (len(sizes) - 1 - i))
+        if isinstance(s, int):
+            out.append(_constant(like, min(max(s, 0), n - k) + steps))
+            continue
+        s = minimum(maximum(cast(s, np.int64), 0), n - k)
+        if d is not None:
+            s = loaded("fx.prims.shape").reshape_p.bind(
+                s, new_sizes=(size,) + (1,) * len(sizes))
+        out.append(add(s, _constant(like, steps)))
+    return out
+
+
+def _dynamic_slice_batch(vals, dims, *, slice_sizes):
+    """Unbatched starts: one more window axis, the whole batch axis (start 0). Batched
+    starts: a different window per example, a gather with the window index arrays (and a
+    batch iota for a batched operand) in every slot."""
+    (x, *starts), (xd, *sdims) = vals, dims
+    if all(d is None for d in sdims):
+        return dynamic_slice_p.bind(x, *starts[:xd], 0, *starts[xd:], slice_sizes=(
+            slice_sizes[:xd] + (np.shape(x)[xd],) + slice_sizes[xd:])), xd
+    size = batch_size(vals, dims)
+    x = move_to_front(x, xd)
+    shape = tuple(np.shape(x))[xd is not None:]
+    arrays = _window_index(x, starts, sdims, shape, slice_sizes, size)
+    if xd is not None:
+        arrays.insert(0, _iota(x, size, len(shape)))
+    return gather_p.bind(x, *arrays, spec=(ARRAY,) * len(arrays)), 0
+
+
+def _dynamic_update_slice_batch(vals, dims):
+    """Unbatched starts: one more window axis, the whole batch axis (start 0) of both
+    operands. Batched starts: a scatter-set of the updates at each example's window index
+    arrays, over the operand broadcast along the batch if unbatched."""
+    (x, u, *starts), (xd, ud, *sdims) = vals, dims
+    size = batch_size(vals, dims)
+    if all(d is None for d in sdims):
+        at = ud if xd is None else xd
+        x, u = _batched_at(x, xd, size, at), _batched_at(u, ud, size, at)
+        return dynamic_update_slice_p.bind(x, u, *starts[:at], 0, *starts[at:]), at
+    x, u = _batched_at(x, xd, size, 0), _batched_at(u, ud, size, 0)
+    shape, sizes = tuple(np.shape(x))[1:], tuple(np.shape(u))[1:]
+    arrays = [_iota(x, size, len(shape)), *_window_index(x, starts, sdims, shape, sizes, size)]
+    return scatter_p.bind(x, u, *arrays, spec=(ARRAY,) * len(arrays), mode="set"), 0
+
+
+gather_p.batch, scatter_p.batch = _gather_batch, _scatter_batch
+dynamic_slice_p.batch = _dynamic_slice_batch
+dynamic_update_slice_p.batch = _dynamic_update_slice_batch

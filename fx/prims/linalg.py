@@ -30,10 +30,11 @@ from fx.core.ad import (
     unbroadcast,
 )
 from fx.core.aval import ShapedArray, aval_of
+from fx.core.batching import broadcasting_batch, leading_batch, move_to_front
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
 from fx.errors import op_error
-from fx.prims.shape import transpose_p
+from fx.prims.shape import reshape_p, squeeze_p, transpose_p
 
 INEXACT = "fc"
 
@@ -519,3 +520,62 @@ def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a):
 dot_general_p.transpose, diagonal_p.transpose = _dot_general_transpose, _diagonal_transpose
 solve_p.transpose, triangular_solve_p.transpose = _solve_transpose, _triangular_solve_transpose
 dot_general_p.vjp, diagonal_p.vjp = bilinear_vjp(dot_general_p), transpose_vjp(diagonal_p)
+
+
+# --- batching rules ----------------------------------------------------------------------------
+def _bump(dims, bdim: int) -> tuple[int, ...]:
+    """Axes of one example as axes of the whole batch, batched at ``bdim``."""
+    return tuple(d + (d >= bdim) for d in dims)
+
+
+def _dot_general_batch(vals, dims, *, dimension_numbers, **params):
+    """In place, no transposes: two batch axes become the first batch dimension pair; one
+    is a free dimension, placed in the output (batch, x's free, y's free) by its rank."""
+    (x, y), (xd, yd) = vals, dims
+    (xc, yc), (xb, yb) = dimension_numbers
+    if xd is not None:
+        xc, xb = _bump(xc, xd), _bump(xb, xd)
+    if yd is not None:
+        yc, yb = _bump(yc, yd), _bump(yb, yd)
+    if xd is not None and yd is not None:
+        xb, yb, out_dim = (xd, *xb), (yd, *yb), 0
+    elif xd is not None:
+        out_dim = len(xb) + sum(d < xd for d in _free_dims(x.ndim, xc, xb))
+    else:
+        out_dim = x.ndim - len(xc) + sum(d < yd for d in _free_dims(y.ndim, yc, yb))
+    dn = ((xc, yc), (xb, yb))
+    return dot_general_p.bind(x, y, dimension_numbers=dn, **params), out_dim
+
+
+def _diagonal_batch(vals, dims, *, offset, axis1, axis2):
+    """In place: the two axes shift past the batch axis, which moves left by those before it."""
+    (x,), (bdim,) = vals, dims
+    a1, a2 = _bump((axis1 % (x.ndim - 1), axis2 % (x.ndim - 1)), bdim)
+    return diagonal_p.bind(x, offset=offset, axis1=a1, axis2=a2), bdim - (a1 < bdim) - (a2 < bdim)
+
+
+def _matrices_batch(prim):
+    """Rule of a solver of stacks of matrices, whose stack axes broadcast: batch axes to
+    the front, the batched operands' ranks aligned after them (as elementwise ops do)."""
+    aligned = broadcasting_batch(prim)
+    return lambda vals, dims, **params: aligned(
+        [move_to_front(v, d) for v, d in zip(vals, dims)],
+        [None if d is None else 0 for d in dims], **params)
+
+
+def _solve_batch(vals, dims):
+    """NumPy 2 reads a 2-D ``b`` as matrices: a batch of vectors is solved as a batch of
+    one-column matrices, then squeezed."""
+    (a, b), (a_dim, b_dim) = vals, dims
+    if b_dim is None or b.ndim > 2:  # a shared vector b, or stacks of matrices
+        return _matrices_batch(solve_p)(vals, dims)
+    b = move_to_front(b, b_dim)
+    out, _ = _matrices_batch(solve_p)([a, reshape_p.bind(b, new_sizes=(*b.shape, 1))],
+                                      [a_dim, 0])
+    return squeeze_p.bind(out, dimensions=(out.ndim - 1,)), 0
+
+
+dot_general_p.batch, diagonal_p.batch = _dot_general_batch, _diagonal_batch
+for _p in (cholesky_p, inv_p, det_p, slogdet_p, qr_p, svd_p, eigh_p):
+    _p.batch = leading_batch(_p)
+solve_p.batch, triangular_solve_p.batch = _solve_batch, _matrices_batch(triangular_solve_p)

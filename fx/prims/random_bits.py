@@ -16,6 +16,7 @@ import numpy as np
 
 from fx.core.ad import zero_jvp
 from fx.core.aval import ShapedArray
+from fx.core.batching import vectorized_batch
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds
 from fx.errors import op_error
@@ -41,3 +42,4 @@ bitcast_convert_type_p = Primitive("bitcast_convert_type", impl=_bitcast_impl,
                                    abstract_eval=_bitcast_abstract)
 
 bitcast_convert_type_p.jvp = zero_jvp(bitcast_convert_type_p)  # integer bit patterns
+bitcast_convert_type_p.batch = vectorized_batch(bitcast_convert_type_p)

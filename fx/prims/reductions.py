@@ -15,6 +15,7 @@ import numpy as np
 
 from fx.core.ad import linear_jvp, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
+from fx.core.batching import axis_param_batch, reduction_batch
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
 from fx.errors import op_error
@@ -189,3 +190,10 @@ reduce_sum_p.transpose = _reduce_sum_transpose
 cumsum_p.transpose = lambda ct, x, *, axis, reverse=False: [
     cumsum_p.bind(ct, axis=axis, reverse=not reverse)]
 reduce_sum_p.vjp, cumsum_p.vjp = transpose_vjp(reduce_sum_p), transpose_vjp(cumsum_p)
+
+
+# --- batching rules ----------------------------------------------------------------------------
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p):
+    _p.batch = reduction_batch(_p)
+for _p in (argmax_p, argmin_p, cumsum_p, cumprod_p):
+    _p.batch = axis_param_batch(_p, "axis")

@@ -20,6 +20,7 @@ import numpy as np
 
 from fx.core.ad import is_linear, linear_jvp, loaded, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
+from fx.core.batching import at_front, axis_param_batch, batch_size, move_to_front
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import check_kinds, normalize_axis
 from fx.errors import op_error
@@ -310,3 +311,82 @@ slice_p.transpose = _slice_transpose
 for _p in (reshape_p, broadcast_in_dim_p, transpose_p, squeeze_p, concatenate_p, pad_p, rev_p,
            slice_p):
     _p.vjp = transpose_vjp(_p)
+
+
+# --- batching rules ----------------------------------------------------------------------------
+def _whole_axis(axis: int, bdim: int) -> int:
+    """Axis ``axis`` of one example as an axis of the whole batch, batched at ``bdim``."""
+    return axis + (axis >= bdim)
+
+
+def _reshape_batch(vals, dims, *, new_sizes):
+    x = move_to_front(vals[0], dims[0])
+    return reshape_p.bind(x, new_sizes=(x.shape[0], *new_sizes)), 0
+
+
+def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions):
+    x = move_to_front(vals[0], dims[0])
+    return broadcast_in_dim_p.bind(x, shape=(x.shape[0], *shape), broadcast_dimensions=(
+        0, *(d + 1 for d in broadcast_dimensions))), 0
+
+
+def _transpose_batch(vals, dims, *, permutation):
+    """One transpose: the batch axis goes to the front, the others as permuted."""
+    (x,), (bdim,) = vals, dims
+    perm = (bdim, *(_whole_axis(p, bdim) for p in permutation))
+    return transpose_p.bind(x, permutation=perm), 0
+
+
+def _squeeze_batch(vals, dims, *, dimensions):
+    """In place: the batch axis moves left by the squeezed axes before it."""
+    (x,), (bdim,) = vals, dims
+    out = squeeze_p.bind(x, dimensions=tuple(_whole_axis(d, bdim) for d in dimensions))
+    return out, bdim - sum(d < bdim for d in dimensions)
+
+
+def _concatenate_batch(vals, dims, *, dimension):
+    size = batch_size(vals, dims)
+    xs = [at_front(v, d, size) for v, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1 if dimension >= 0 else dimension), 0
+
+
+def _pad_batch(vals, dims, *, padding_config):
+    """A batched padding value: pad with zeros, then select the value where a padded mask of
+    ones is False (a select, not ``mask * value``, so inf and NaN values stay exact)."""
+    (x, value), (x_dim, value_dim) = vals, dims
+    size = batch_size(vals, dims)
+    x = at_front(x, x_dim, size)
+    config = ((0, 0, 0), *padding_config)
+    if value_dim is None:
+        return pad_p.bind(x, value, padding_config=config), 0
+    padded = pad_p.bind(x, np.zeros((), x.dtype), padding_config=config)
+    mask = pad_p.bind(np.ones(x.shape, np.bool_), np.zeros((), np.bool_), padding_config=config)
+    value = broadcast_in_dim_p.bind(move_to_front(value, value_dim), shape=padded.shape,
+                                    broadcast_dimensions=(0,))
+    return loaded("fx.prims.elementwise").select_p.bind(mask, padded, value), 0
+
+
+def _rev_batch(vals, dims, *, dimensions):
+    (x,), (bdim,) = vals, dims
+    return rev_p.bind(x, dimensions=tuple(_whole_axis(d, bdim) for d in dimensions)), bdim
+
+
+def _slice_batch(vals, dims, *, start_indices, limit_indices, strides):
+    """In place: the whole batch axis is kept, with stride one."""
+    (x,), (bdim,) = vals, dims
+    insert = lambda t, v: (*t[:bdim], v, *t[bdim:])  # noqa: E731
+    return slice_p.bind(x, start_indices=insert(start_indices, 0),
+                        limit_indices=insert(limit_indices, x.shape[bdim]),
+                        strides=insert(strides, 1)), bdim
+
+
+reshape_p.batch = _reshape_batch
+broadcast_in_dim_p.batch = _broadcast_in_dim_batch
+transpose_p.batch = _transpose_batch
+squeeze_p.batch = _squeeze_batch
+concatenate_p.batch = _concatenate_batch
+pad_p.batch = _pad_batch
+rev_p.batch = _rev_batch
+slice_p.batch = _slice_batch
+sort_p.batch = axis_param_batch(sort_p, "dimension")
+argsort_p.batch = axis_param_batch(argsort_p, "dimension")

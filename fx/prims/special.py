@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from fx.core.batching import vectorized_batch
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import elementwise_rule
 from fx.errors import op_error
@@ -249,6 +250,7 @@ def _polygamma_abstract(x, *, n):
 
 
 polygamma_p = Primitive("polygamma", impl=polygamma_impl, abstract_eval=_polygamma_abstract)
+polygamma_p.batch = vectorized_batch(polygamma_p)
 
 
 # --- forward-mode rules ------------------------------------------------------------------------
