@@ -133,7 +133,7 @@ def test_at_updates_with_duplicate_batched_indices(method, axes):
     check(lambda x, i, u: getattr(x.at[i, 2:], method)(u[:, None]), [xs, idx, ups], axes)
     ups = draws(rng, floats((4, 4)), same=axes[2] is None)
     check(lambda x, i, u: getattr(x.at[:, 0, i], method)(u), [xs, idx, ups], axes)
-    check(lambda x, i, u: getattr(x.at[i, :, i], method)(u[:, :, None]), [xs, idx, ups], axes)
+    check(lambda x, i, u: getattr(x.at[i, :, i], method)(u[:, :1]), [xs, idx, ups], axes)
 
 
 def test_scatter_add_duplicates_accumulate_per_example():
@@ -144,12 +144,17 @@ def test_scatter_add_duplicates_accumulate_per_example():
 
 # --- random specs at the primitive level -------------------------------------------------------
 def random_case(rng):
-    """A per-example operand shape, a spec with one or more array slots, and the index
-    arrays' per-example shapes (broadcastable, of different ranks)."""
+    """A per-example operand shape, a spec with one or more array slots (entries for some
+    leading axes, maybe an ellipsis, entries for some trailing axes; new axes anywhere),
+    and the index arrays' per-example shapes (broadcastable, of different ranks)."""
     shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 4)))
     base = [(), (2,), (3,), (2, 3)][rng.integers(4)]
+    n_front = int(rng.integers(1, len(shape) + 1))
+    ellipsis = bool(rng.integers(2))
+    n_back = int(rng.integers(0, len(shape) - n_front + 1)) if ellipsis else 0
+    axes = list(range(n_front)) + list(range(len(shape) - n_back, len(shape)))
     spec, arrays = [], []
-    for n in shape[:rng.integers(1, len(shape) + 1)]:
+    for n in (shape[a] for a in axes):
         kind = rng.choice(["array", "array", "int", "slice"])
         if kind == "array":
             spec.append(ARRAY)
@@ -162,10 +167,10 @@ def random_case(rng):
                         (start, None, -1))
     if not arrays:
         spec[0], arrays = ARRAY, [(base, shape[0])]
+    if ellipsis:
+        spec.insert(n_front, Ellipsis)
     for _ in range(rng.integers(0, 3)):
-        spec.insert(int(rng.integers(len(spec) + 1)), rng.choice([None, Ellipsis]))
-    while sum(e is Ellipsis for e in spec) > 1:
-        spec.remove(Ellipsis)
+        spec.insert(int(rng.integers(len(spec) + 1)), None)
     return shape, tuple(spec), arrays
 
 
@@ -224,17 +229,16 @@ def test_per_example_gradient_through_batched_indices():
 STARTS = [np.array([-3, 0, 1]), np.array([2, 5, 1]), np.array([9, 3, -1])]  # edges clamp
 
 
-@pytest.mark.parametrize("x_axis", [None, 0, -1])
-@pytest.mark.parametrize("batched", [(True, True, True), (True, False, False),
-                                     (False, True, False), (False, False, False)])
+@pytest.mark.parametrize("x_axis, batched", [
+    (x_axis, batched) for x_axis in (None, 0, -1)
+    for batched in ((True, True, True), (True, False, False), (False, True, False),
+                    (False, False, False)) if x_axis is not None or any(batched)])
 def test_dynamic_slice_per_example_starts(x_axis, batched):
     rng = np.random.default_rng(8)
     xs = draws(rng, floats((4, 5, 6)), same=x_axis is None)
     sizes = (2, 5, 3)
     starts = [[STARTS[b][k] for b in range(B)] for k in range(3)]
     axes = [x_axis] + [0 if on else None for on in batched]
-    if all(a is None for a in axes):
-        pytest.skip("nothing batched")
     check(lambda x, *s: lax.dynamic_slice(x, s, sizes), [xs, *starts], axes)
 
 
@@ -254,3 +258,27 @@ def test_dynamic_index_with_batched_index_clamps():
     got = vmap(lambda x, i: lax.dynamic_index_in_dim(x, i, keepdims=False))(
         fx.asarray(np.stack(xs)), fx.asarray(np.array([-1, 7, 2])))
     np.testing.assert_array_equal(np.asarray(got), [4.0, 8.0, 6.0])
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32])
+def test_dynamic_windows_with_narrow_start_dtypes(dtype):
+    """Starts of any integer dtype clamp exactly (no overflow when near the edges)."""
+    xs = [np.arange(120.0) + b for b in range(B)]
+    starts = np.array([-100, 100, 127] if dtype != np.uint8 else [0, 119, 255], dtype=dtype)
+    check(lambda x, s: lax.dynamic_slice(x, [s], [90]), [xs, list(starts)], [0, 0])
+    us = [np.full(90, -1.0 - b) for b in range(B)]
+    check(lambda x, u, s: lax.dynamic_update_slice(x, u, [s]), [xs, us, list(starts)],
+          [None, 0, 0])
+
+
+def test_per_example_gradient_through_dynamic_slice():
+    """vmap of grad: the window's transpose (a dynamic_update_slice) has batched starts."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((B, 6))
+    starts = np.array([-2, 3, 5])
+    got = vmap(grad(lambda x, s: fnp.sum(lax.dynamic_slice(x, [s], [3]) ** 2)))(
+        fx.asarray(x), fx.asarray(starts))
+    want = np.zeros_like(x)
+    for b, s in enumerate([3, 3, 3]):  # -2 counts from the end: 4, which clamps to 3, as 5
+        want[b, s:s + 3] = 2 * x[b, s:s + 3]
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)

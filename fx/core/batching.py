@@ -94,7 +94,8 @@ def axis_param_batch(prim, name: str):
     ``axis``, sort's ``dimension``): batch axis in front, the parameter shifted."""
     def batch(vals, dims, **params):
         x = move_to_front(vals[0], dims[0])
-        params[name] = params[name] + 1
+        axis = params[name]
+        params[name] = axis + 1 if axis >= 0 else axis  # a negative axis counts from the end
         out = prim.bind(x, **params)
         return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
     return batch

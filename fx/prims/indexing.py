@@ -302,7 +302,6 @@ for _p in (gather_p, dynamic_slice_p, dynamic_update_slice_p):
     _p.vjp = transpose_vjp(_p)
 
 
-
 # --- batching rules ----------------------------------------------------------------------------
 # The batch axis becomes one more entry of the index: a full slice when only the operand is
 # batched, else an index array that joins the advanced-index block (the batched index arrays

@@ -567,12 +567,14 @@ def _solve_batch(vals, dims):
     """NumPy 2 reads a 2-D ``b`` as matrices: a batch of vectors is solved as a batch of
     one-column matrices, then squeezed."""
     (a, b), (a_dim, b_dim) = vals, dims
-    if b_dim is None or b.ndim > 2:  # a shared vector b, or stacks of matrices
-        return _matrices_batch(solve_p)(vals, dims)
+    if b_dim is None or b.ndim > 2:  # a shared b (vector or matrices), or batched matrices
+        return _solve_matrices_batch(vals, dims)
     b = move_to_front(b, b_dim)
-    out, _ = _matrices_batch(solve_p)([a, reshape_p.bind(b, new_sizes=(*b.shape, 1))],
-                                      [a_dim, 0])
+    out, _ = _solve_matrices_batch([a, reshape_p.bind(b, new_sizes=(*b.shape, 1))], [a_dim, 0])
     return squeeze_p.bind(out, dimensions=(out.ndim - 1,)), 0
+
+
+_solve_matrices_batch = _matrices_batch(solve_p)
 
 
 dot_general_p.batch, diagonal_p.batch = _dot_general_batch, _diagonal_batch
