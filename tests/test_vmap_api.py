@@ -165,3 +165,15 @@ def test_other_bad_input():
         vmap(fnp.sin, chunk_size=0)
     with pytest.raises(fx.ConcretizationError):
         vmap(lambda x: x * 2 if x > 0 else x)(f64([1.0, -1.0]))
+
+
+def test_random_with_batched_keys_matches_a_loop():
+    from fx import random
+    keys = random.split(random.key(0), 4)
+    samplers = [lambda k: random.normal(k, (3,)), lambda k: random.randint(k, (2,), 0, 10),
+                lambda k: random.split(k), lambda k: random.permutation(k, 5),
+                lambda k: random.bernoulli(k, 0.3, (5,))]
+    for sample in samplers:
+        np.testing.assert_array_equal(np.asarray(vmap(sample)(keys)),
+                                      loop(lambda k, f=sample: f(fx.asarray(k)),
+                                           np.asarray(keys)))

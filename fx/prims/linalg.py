@@ -98,7 +98,9 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
     k = math.prod(x.shape[d] for d in xc)
     lhs = _as_batched_matrix(x, xb + xf + xc, batch + (math.prod(m), k))
     rhs = _as_batched_matrix(y, yb + yc + yf, batch + (k, math.prod(n)))
-    out = np.matmul(lhs, rhs)
+    # nothing contracted (an outer product, e.g. a per-example weight gradient): a
+    # broadcasting multiply is twice as fast as a matmul with an inner size of one
+    out = lhs * rhs if not xc else np.matmul(lhs, rhs)
     shape = batch + m + n
     return out if out.shape == shape else out.reshape(shape)
 
