@@ -177,3 +177,34 @@ def test_random_with_batched_keys_matches_a_loop():
         np.testing.assert_array_equal(np.asarray(vmap(sample)(keys)),
                                       loop(lambda k, f=sample: f(fx.asarray(k)),
                                            np.asarray(keys)))
+
+
+# --- found in review ---------------------------------------------------------------------------
+def test_custom_vjp_and_checkpoint_with_pytree_arguments_under_grad_of_vmap():
+    xs = f64(np.arange(6.0).reshape(3, 2))
+    params = {"w": f64([1.0, 2.0]), "b": f64(0.5)}
+    body = lambda p, x: fnp.sum(fnp.tanh(p["w"] * x + p["b"]))
+    want = grad(lambda p: fnp.sum(vmap(body, in_axes=(None, 0))(p, xs)))(params)
+    got = grad(lambda p: fnp.sum(vmap(checkpoint(body), in_axes=(None, 0))(p, xs)))(params)
+    for k in want:
+        close(got[k], want[k])
+
+
+def test_python_numbers_broadcast_by_vmap_take_the_default_dtypes():
+    xs = fnp.ones((3, 2))
+    assert vmap(lambda r: 1.0)(xs).dtype == np.float32
+    assert vmap(lambda r: 1)(xs).dtype == np.int32
+    scaled = checkpoint(lambda x, s: fnp.sum(x * s))
+    close(grad(lambda a: fnp.sum(vmap(scaled, in_axes=(0, None))(a, 2.0)))(xs), np.full((3, 2), 2))
+
+
+def test_empty_batches_leaks_and_error_names():
+    assert vmap(fnp.sum, chunk_size=2)(fnp.zeros((0, 4))).shape == (0,)
+    leaked = []
+    vmap(lambda a: leaked.append(a) or a)(fnp.ones((2, 3)))
+    with pytest.raises(fx.TracerLeakError, match="vmap"):
+        vmap(lambda b: b)(leaked[0])
+    with pytest.raises(ValueError, match="axis_size=4"):
+        vmap(fnp.sin, axis_size=4)(fnp.ones((2, 3)))
+    with pytest.raises(ValueError, match="jacrev: chunk_size"):
+        jacrev(fnp.sin, chunk_size=0)

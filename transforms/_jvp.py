@@ -126,6 +126,9 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, chunk_size=None):
 
     The result has shape ``out.shape + arg.shape`` (pytrees: nested accordingly).
     """
+    from transforms._vmap import check_chunk_size
+    check_chunk_size(chunk_size, "jacfwd")
+
     def jacfwd_fn(*args, **kwargs):
         flat, p_flat, in_tree = api_util.differentiable_args(fun, args, kwargs, argnums,
                                                              has_aux, "jacfwd")

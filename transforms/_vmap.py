@@ -19,7 +19,7 @@ from typing import NamedTuple
 from fx import tree
 from fx.core.aval import aval_of
 from fx.core.batching import at_front, move_to
-from fx.core.trace import Trace, Tracer, new_main
+from fx.core.trace import Trace, Tracer, check_alive, new_main
 from fx.creation import asarray
 
 
@@ -112,20 +112,15 @@ class BatchTrace(Trace):
 
 
 def _cotangent_layout(cts, in_tree, dims):
-    """Per-argument cotangents batched at 0 -> each input's own batch axis; the cotangent
-    of an input shared by every example is the sum over the batch."""
+    """The user's per-argument cotangents (batched at 0) as one cotangent per leaf, in
+    that leaf's own batch layout: the batched custom rule takes the flat leaves. The
+    cotangent of a leaf shared by every example is the sum over the batch."""
     from fx.prims.reductions import reduce_sum_p
-    out, start = [], 0
+    flat = []
     for arg_tree, ct in zip(in_tree.children(), cts):
-        arg_dims = dims[start:start + arg_tree.num_leaves]
-        start += arg_tree.num_leaves
-        if ct is None:
-            out.append(None)
-            continue
-        leaves = [reduce_sum_p.bind(c, axes=(0,)) if d is None else move_to(c, 0, d)
-                  for c, d in zip(tree.leaves(ct), arg_dims)]
-        out.append(tree.unflatten(tree.structure(ct), leaves))
-    return tuple(out)
+        flat.extend([None] * arg_tree.num_leaves if ct is None else tree.leaves(ct))
+    return tuple(c if c is None else reduce_sum_p.bind(c, axes=(0,)) if d is None
+                 else move_to(c, 0, d) for c, d in zip(flat, dims))
 
 
 def batch_call(f, args, kwargs, in_axes, out_axes, axis: AxisData | None, name="vmap"):
@@ -177,6 +172,8 @@ def _leaf_axes(in_axes, leaves, args, kwargs, name):
     paths = tree.structure((args, kwargs)).paths()
     out_leaves, out_dims = [], []
     for i, (x, d) in enumerate(zip(leaves, dims)):
+        if isinstance(x, Tracer):
+            check_alive(x)  # a value leaked from a finished transform
         if d is None:
             out_leaves.append(x)
             out_dims.append(None)
@@ -219,6 +216,8 @@ def _batch_size(leaves, dims, in_tree, axis, name) -> int:
     if any(s != expected for s in sizes.values()):
         paths = in_tree.paths()
         listing = ", ".join(f"{_describe_path(paths[i])}: {s}" for i, s in sizes.items())
+        if axis is not None and axis.size is not None:
+            listing += f"; axis_size={axis.size}"
         raise ValueError(f"{name}: the batched arguments have different sizes along their "
                          f"batch axes ({listing})")
     return expected
@@ -230,6 +229,8 @@ def _output(main, out, out_axis, size, name):
     if isinstance(out, BatchTracer) and out._trace.main is main:
         val, dim = out.val, out.bdim
     else:
+        if isinstance(out, Tracer):
+            check_alive(out)
         val, dim = out, None
     if out_axis is None:
         if dim is not None:
@@ -267,8 +268,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, chunk_size=
         >>> vmap(fnp.dot, in_axes=(0, None))(fnp.ones((4, 3)), fnp.ones(3)).shape
         (4,)
     """
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"vmap: chunk_size must be a positive int, got {chunk_size!r}")
+    check_chunk_size(chunk_size, "vmap")
     if chunk_size is not None and axis_name is not None:
         raise ValueError("vmap: chunk_size cannot be combined with axis_name (collectives "
                          "would see one chunk instead of the whole batch)")
@@ -281,12 +281,19 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, chunk_size=
     return vmapped
 
 
+def check_chunk_size(chunk_size, name: str) -> None:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"{name}: chunk_size must be a positive int, got {chunk_size!r}")
+
+
 def _in_chunks(fun, args, kwargs, in_axes, out_axes, axis, chunk_size):
     """``batch_call`` over consecutive chunks of the batch, outputs concatenated."""
     from fx.numpy import concatenate
     leaves, in_tree = tree.flatten((args, kwargs))
     leaves, dims = _leaf_axes(in_axes, leaves, args, kwargs, "vmap")
     size = _batch_size(leaves, dims, in_tree, axis, "vmap")
+    if size == 0:
+        return batch_call(fun, args, kwargs, in_axes, out_axes, axis)
     chunks = []
     for start in range(0, size, chunk_size):
         stop = min(start + chunk_size, size)

@@ -46,6 +46,8 @@ def at_front(x, dim, size: int):
     for an unbatched operand."""
     if dim is not None:
         return move_to_front(x, dim)
+    if isinstance(x, (int, float, complex)):  # a Python number takes the default dtypes
+        x = loaded("fx.creation").asarray(x)
     shape = np.shape(x)
     return loaded("fx.prims.shape").broadcast_in_dim_p.bind(
         x, shape=(size, *shape), broadcast_dimensions=tuple(range(1, len(shape) + 1)))
