@@ -169,7 +169,7 @@ def _leaf_axes(in_axes, leaves, args, kwargs, name):
         raise TypeError(f"{name}: in_axes must be an int, None, or a tuple with one entry per "
                         f"positional argument, got {type(in_axes).__name__}")
     dims += [0] * len(tree.leaves(kwargs))  # keyword arguments: batched along axis 0
-    paths = tree.structure((args, kwargs)).paths()
+    where = lambda i: _describe_path(tree.structure((args, kwargs)).paths()[i])  # noqa: E731
     out_leaves, out_dims = [], []
     for i, (x, d) in enumerate(zip(leaves, dims)):
         if isinstance(x, Tracer):
@@ -183,11 +183,11 @@ def _leaf_axes(in_axes, leaves, args, kwargs, name):
         try:
             x = asarray(x)
         except TypeError:
-            raise TypeError(f"{name}: {_describe_path(paths[i])} is a {type(x).__name__}, "
+            raise TypeError(f"{name}: {where(i)} is a {type(x).__name__}, "
                             "which cannot be batched (give it in_axes None)") from None
         if not -x.ndim <= d < x.ndim:
-            raise ValueError(f"{name}: in_axes {d} is out of range for "
-                             f"{_describe_path(paths[i])} of shape {x.shape}")
+            raise ValueError(f"{name}: in_axes {d} is out of range for {where(i)} of shape "
+                             f"{x.shape}")
         out_leaves.append(x)
         out_dims.append(d % x.ndim)
     return out_leaves, out_dims
