@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fx.core.ad import Zero, is_linear, loaded, transpose_vjp
+from fx.core.ad import Zero, is_linear, linear_jvp, loaded, transpose_vjp
 from fx.core.aval import ShapedArray
 from fx.core.primitive import Primitive
 
@@ -80,12 +80,6 @@ for _p in (psum_p, pmax_p, pmin_p, all_gather_p, axis_index_p):
 
 
 # --- differentiation ---------------------------------------------------------------------------
-def _linear_jvp(prim):
-    def jvp(primals, tangents, **params):
-        return prim.bind(*primals, **params), prim.bind(tangents[0], **params)
-    return jvp
-
-
 def _extremum_jvp(prim):
     """The tangent of the examples that attain the extremum, shared evenly on ties."""
     def jvp(primals, tangents, *, axis_name):
@@ -109,7 +103,7 @@ def _all_gather_transpose(ct, x, *, axis_name, axis_size):
     return [loaded("fx.prims.shape").reshape_p.bind(row, new_sizes=x.aval.shape)]
 
 
-psum_p.jvp, all_gather_p.jvp = _linear_jvp(psum_p), _linear_jvp(all_gather_p)
+psum_p.jvp, all_gather_p.jvp = linear_jvp(psum_p), linear_jvp(all_gather_p)
 pmax_p.jvp, pmin_p.jvp = _extremum_jvp(pmax_p), _extremum_jvp(pmin_p)
 axis_index_p.jvp = lambda primals, tangents, **params: (
     axis_index_p.bind(**params), Zero(ShapedArray((), np.dtype(np.int32))))
