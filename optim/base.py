@@ -33,27 +33,25 @@ class EmptyState(NamedTuple):
     """The state of a stateless transformation."""
 
 
+def init_empty(params) -> EmptyState:
+    """The ``init`` of every stateless transformation."""
+    del params
+    return EmptyState()
+
+
 def identity() -> GradientTransformation:
     """The transformation that returns the gradients unchanged."""
-    def init(params):
-        del params
-        return EmptyState()
-
     def update(grads, state, params=None):
         del params
         return grads, state
-    return GradientTransformation(init, update)
+    return GradientTransformation(init_empty, update)
 
 
 def stateless(fn: Callable[[Any, Any], Any]) -> GradientTransformation:
     """A transformation from ``fn(updates, params) -> updates`` (no state)."""
-    def init(params):
-        del params
-        return EmptyState()
-
     def update(grads, state, params=None):
         return fn(grads, params), state
-    return GradientTransformation(init, update)
+    return GradientTransformation(init_empty, update)
 
 
 def apply_updates(params, updates):

@@ -11,9 +11,9 @@ import fx.numpy as fnp
 from fx import tree
 
 
-def zeros_like(params):
-    """A tree of zeros shaped like ``params``."""
-    return tree.map(fnp.zeros_like, params)
+def zeros_like(params, dtype=None):
+    """A tree of zeros shaped like ``params`` (in ``dtype`` if given, else each leaf's)."""
+    return tree.map(lambda p: fnp.zeros_like(p, dtype=dtype or p.dtype), params)
 
 
 def update_moment(updates, moments, decay, order: int):
@@ -23,8 +23,10 @@ def update_moment(updates, moments, decay, order: int):
 
 
 def bias_correction(moment, decay, count):
-    """``m / (1 - decay**count)``: undoes the zero initialisation of a moving average."""
-    correction = 1 - decay ** count
+    """``m / (1 - decay**count)``: undoes the zero initialisation of a moving average. The
+    scalar correction is computed in float64, then cast to each moment's dtype
+    (``1 - float32(0.999)`` is 1.3e-5 off ``1 - 0.999``)."""
+    correction = 1 - fnp.asarray(decay, fnp.float64) ** count.astype(fnp.float64)
     return tree.map(lambda m: m / correction.astype(m.dtype), moment)
 
 

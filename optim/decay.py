@@ -1,0 +1,82 @@
+"""Momentum and weight decay: ``trace`` and ``add_decayed_weights``.
+
+Example:
+    >>> from optim.decay import trace
+    >>> t = trace(decay=0.9)
+    >>> g = {"w": fnp.ones(2)}
+    >>> s = t.init(g)
+    >>> u, s = t.update(g, s)
+    >>> t.update(g, s)[0]["w"]  # 1 + 0.9 * 1
+    Array([1.9, 1.9], dtype=float32)
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import fx.numpy as fnp
+from fx import tree
+from optim.base import EmptyState, GradientTransformation, check_range, check_same_structure
+
+
+class TraceState(NamedTuple):
+    """The momentum buffer."""
+    trace: Any
+
+
+def trace(decay: float, nesterov: bool = False, accumulator_dtype=None) -> GradientTransformation:
+    """Momentum: ``t = g + decay t``, ``u = t`` (``u = g + decay t`` when ``nesterov``).
+
+    Raises:
+        ValueError: for ``decay`` outside [0, 1).
+    """
+    check_range("decay", decay, 0.0, 1.0)
+
+    def init(params):
+        return TraceState(tree.map(
+            lambda p: fnp.zeros_like(p, dtype=accumulator_dtype or p.dtype), params))
+
+    def update(grads, state, params=None):
+        del params
+        check_same_structure(grads, state.trace, "grads", "optimizer state")
+        f = lambda g, t: (g + decay * t).astype(t.dtype)
+        new_trace = tree.map(f, grads, state.trace)
+        updates = tree.map(f, grads, new_trace) if nesterov else new_trace
+        return updates, TraceState(new_trace)
+    return GradientTransformation(init, update)
+
+
+def _select(mask, new, old):
+    """``new`` where the (Python or array) bool ``mask`` holds, else ``old``."""
+    if isinstance(mask, bool):
+        return new if mask else old
+    return fnp.where(mask, new, old)
+
+
+def add_decayed_weights(weight_decay: float = 0.0, mask=None) -> GradientTransformation:
+    """Decoupled weight decay: ``u = g + weight_decay * p``. Needs ``params``.
+
+    Args:
+        weight_decay: the decay rate, >= 0.
+        mask: ``None`` (every leaf), a pytree of bools like ``params`` (decay where True),
+            or a function ``params -> mask``.
+
+    Raises:
+        ValueError: for a negative rate, or when ``update`` gets no ``params``.
+    """
+    check_range("weight_decay", weight_decay, 0.0)
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(grads, state, params=None):
+        if params is None:
+            raise ValueError("add_decayed_weights needs params: update(grads, state, params)")
+        check_same_structure(grads, params, "grads", "params")
+        decayed = lambda g, p: (g + weight_decay * p).astype(g.dtype)
+        if mask is None:
+            return tree.map(decayed, grads, params), state
+        m = mask(params) if callable(mask) else mask
+        check_same_structure(params, m, "params", "mask")
+        return tree.map(lambda g, p, k: _select(k, decayed(g, p), g), grads, params, m), state
+    return GradientTransformation(init, update)
