@@ -24,7 +24,13 @@ from typing import Any, NamedTuple
 import fx.numpy as fnp
 from fx import tree
 from optim.base import GradientTransformation, check_range, check_same_structure
-from optim.tree_math import safe_increment, update_moment, zeros_like
+from optim.tree_math import (
+    bias_correction,
+    safe_increment,
+    update_moment,
+    zero_count,
+    zeros_like,
+)
 
 
 def _select(pred, on_true, on_false):
@@ -62,8 +68,10 @@ class MultiSteps:
     """Gradient accumulation (Optax's ``MultiSteps``): average ``k`` mini-batch gradients and
     apply ``opt`` to the average every ``k``-th call; the calls in between return zeros.
 
-    ``opt.update`` runs on every call and its result is kept only on the k-th one (a select,
-    not a branch), so the state goes through ``vmap``.
+    Note that ``opt.update`` runs on *every* call, not only on the k-th one: its result (and
+    its new state) is then selected with ``fnp.where`` and kept only on the k-th call. That
+    is the price of being vmap- and jit-safe (a select, not a Python branch on the step
+    count): each mini-batch costs one inner update, and ``opt`` must not have side effects.
 
     Args:
         opt: the inner transformation.
@@ -93,10 +101,10 @@ class MultiSteps:
     def init(self, params) -> MultiStepsState:
         skip_state = ()
         if self._should_skip is not None:
-            skip_state = self._should_skip(zeros_like(params), fnp.zeros((), fnp.int32),
+            skip_state = self._should_skip(zeros_like(params), zero_count(),
                                            params)[1]
-        return MultiStepsState(mini_step=fnp.zeros((), fnp.int32),
-                               gradient_step=fnp.zeros((), fnp.int32),
+        return MultiStepsState(mini_step=zero_count(),
+                               gradient_step=zero_count(),
                                inner_opt_state=self.inner_opt.init(params),
                                acc_grads=zeros_like(params), skip_state=skip_state)
 
@@ -119,7 +127,7 @@ class MultiSteps:
         zeros = zeros_like(final_updates)
         new_updates = _select(is_final, final_updates, zeros)
         new_state = MultiStepsState(
-            mini_step=fnp.where(is_final, fnp.zeros((), fnp.int32), safe_increment(n)),
+            mini_step=fnp.where(is_final, zero_count(), safe_increment(n)),
             gradient_step=fnp.where(is_final, safe_increment(state.gradient_step),
                                     state.gradient_step),
             inner_opt_state=_select(is_final, inner_state, state.inner_opt_state),
@@ -169,14 +177,14 @@ def apply_if_finite(inner: GradientTransformation,
     check_range("max_consecutive_errors", max_consecutive_errors, low=0)
 
     def init(params):
-        return ApplyIfFiniteState(notfinite_count=fnp.zeros((), fnp.int32),
+        return ApplyIfFiniteState(notfinite_count=zero_count(),
                                   last_finite=fnp.asarray(True),
-                                  total_notfinite=fnp.zeros((), fnp.int32),
+                                  total_notfinite=zero_count(),
                                   inner_state=inner.init(params))
 
     def update(grads, state, params=None):
         isfinite = _all_finite(grads)
-        notfinite_count = fnp.where(isfinite, fnp.zeros((), fnp.int32),
+        notfinite_count = fnp.where(isfinite, zero_count(),
                                     safe_increment(state.notfinite_count))
         new_updates, inner_state = inner.update(grads, state.inner_state, params)
         apply = fnp.logical_or(isfinite, notfinite_count > max_consecutive_errors)
@@ -212,17 +220,16 @@ def ema(decay: float, debias: bool = True, accumulator_dtype=None) -> GradientTr
     check_range("decay", decay, low=0, high=1, high_open=False)
 
     def init(params):
-        return EmaState(count=fnp.zeros((), fnp.int32),
+        return EmaState(count=zero_count(),
                         ema=tree.map(lambda p: fnp.zeros_like(p, dtype=accumulator_dtype),
                                      params))
 
     def update(grads, state, params=None):
         del params
+        check_same_structure(grads, state.ema, "updates", "ema state")
         new_ema = update_moment(grads, state.ema, decay, order=1)
         count = safe_increment(state.count)
-        # Correct in each leaf's dtype: a float32 ``1 - decay**count`` would spoil float64.
-        updates = tree.map(lambda m: m / (1 - decay ** count.astype(m.dtype)),
-                           new_ema) if debias else new_ema
+        updates = bias_correction(new_ema, decay, count) if debias else new_ema
         if accumulator_dtype is not None:
             new_ema = tree.map(lambda m: m.astype(accumulator_dtype), new_ema)
         return updates, EmaState(count=count, ema=new_ema)
@@ -256,12 +263,14 @@ def params_ema(decay: float) -> GradientTransformation:
     check_range("decay", decay, low=0, high=1, high_open=False)
 
     def init(params):
-        return ParamsEmaState(count=fnp.zeros((), fnp.int32),
+        return ParamsEmaState(count=zero_count(),
                               ema=tree.map(lambda p: p + fnp.zeros_like(p), params))
 
     def update(grads, state, params=None):
         if params is None:
             raise ValueError("params_ema needs params: call update(grads, state, params)")
+        check_same_structure(grads, state.ema, "updates", "ema state")
+        check_same_structure(params, state.ema, "params", "ema state")
         new_ema = tree.map(lambda e, p, u: (decay * e + (1 - decay) * (p + u)).astype(e.dtype),
                            state.ema, params, grads)
         return grads, ParamsEmaState(count=safe_increment(state.count), ema=new_ema)

@@ -14,10 +14,9 @@ Example:
 """
 from __future__ import annotations
 
-from fx import tree
-from optim.base import GradientTransformation, check_same_structure, identity, init_empty
-from optim.combine import chain
-from optim.decay import _select, add_decayed_weights, trace
+from optim.base import GradientTransformation, identity
+from optim.combine import chain, masked
+from optim.decay import add_decayed_weights, trace
 from optim.scale import (
     scale_by_adadelta,
     scale_by_adam,
@@ -202,16 +201,6 @@ def lamb(learning_rate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-6,
                  scale_by_learning_rate(learning_rate))
 
 
-def _masked_stateless(inner: GradientTransformation, mask) -> GradientTransformation:
-    """``inner`` (stateless) on the leaves where ``mask`` (bools or ``params -> bools``)."""
-    def update(grads, state, params=None):
-        new, state = inner.update(grads, state, params)
-        m = mask(params) if callable(mask) else mask
-        check_same_structure(grads, m, "grads", "mask")
-        return tree.map(lambda k, a, b: _select(k, a, b), m, new, grads), state
-    return GradientTransformation(init_empty, update)
-
-
 def lars(learning_rate, weight_decay: float = 0.0, weight_decay_mask=True,
          trust_coefficient: float = 0.001, eps: float = 0.0, trust_ratio_mask=True,
          momentum: float = 0.9, nesterov: bool = False) -> GradientTransformation:
@@ -225,12 +214,10 @@ def lars(learning_rate, weight_decay: float = 0.0, weight_decay_mask=True,
     >>> opt.update(fnp.asarray([0.0, 2.0]), opt.init(p), p)[0]  # 0.1 * 5 / 2 * g
     Array([ 0. , -0.5], dtype=float32)
     """
-    decay = (add_decayed_weights(weight_decay) if weight_decay_mask is True
-             else add_decayed_weights(weight_decay, weight_decay_mask))
-    ratio = scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps)
-    if trust_ratio_mask is not True:
-        ratio = _masked_stateless(ratio, trust_ratio_mask)
-    return chain(decay, ratio, scale_by_learning_rate(learning_rate), trace(momentum, nesterov))
+    return chain(add_decayed_weights(weight_decay, weight_decay_mask),
+                 masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps),
+                        trust_ratio_mask),
+                 scale_by_learning_rate(learning_rate), trace(momentum, nesterov))
 
 
 def lion(learning_rate, b1: float = 0.9, b2: float = 0.99, mu_dtype=None,

@@ -16,6 +16,8 @@ Example:
 """
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -72,12 +74,29 @@ def check_same_structure(a, b, a_name: str, b_name: str) -> None:
                          f"  {a_name}: {sa}\n  {b_name}: {sb}")
 
 
-def check_range(name: str, value, low=None, high=None, high_open: bool = True) -> None:
-    """ValueError at construction for a hyperparameter outside its range (schedules,
-    i.e. callables, are checked when called)."""
+def _real(name: str, value) -> float:
+    """``value`` as a float: a real number (not a bool) or a 0-d real array, not NaN."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok and getattr(value, "ndim", None) == 0:
+        ok = getattr(getattr(value, "dtype", None), "kind", "") in "iuf"
+    if not ok:
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    x = float(value)
+    if math.isnan(x):
+        raise ValueError(f"{name} must be a real number, got nan")
+    return x
+
+
+def check_range(name: str, value, low=None, high=None, high_open: bool = True,
+                low_open: bool = False) -> None:
+    """ValueError at construction unless ``value`` is a real number (not a bool, not NaN) in
+    ``[low, high)`` (``(low, ...`` if ``low_open``, ``..., high]`` unless ``high_open``;
+    ``None`` means unbounded). Schedules, i.e. callables, pass (they are checked when
+    called)."""
     if callable(value):
         return
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and (value >= high if high_open else value > high):
+    x = _real(name, value)
+    if low is not None and (x <= low if low_open else x < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (x >= high if high_open else x > high):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")

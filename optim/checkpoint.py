@@ -80,7 +80,8 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     data = safetensors.numpy.save(tensors, metadata=metadata)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    # A short prefix of the name: the suffix must not push a long name over NAME_MAX.
+    tmp = os.path.join(directory, f".{os.path.basename(path)[:64]}.{secrets.token_hex(8)}.tmp")
     try:
         with open(tmp, "xb") as f:
             f.write(data)
@@ -189,9 +190,10 @@ def _encode_leaf(x, path: tuple, tensors: dict) -> dict:
         raise TypeError(f"checkpoint: cannot save a {type(x).__name__} at {_keystr(path)}; "
                         f"leaves must be arrays or Python numbers and containers dicts, "
                         f"lists, tuples, NamedTuples or None")
-    name = ".".join(str(key) for key, _ in path) or "leaf"
-    if name in tensors or name == "__metadata__":
-        name = f"{name}#{len(tensors)}"
+    base = name = ".".join(str(key) for key, _ in path) or "leaf"
+    suffix = len(tensors)
+    while name in tensors or name == "__metadata__":  # paths may collide ("a.b" vs a/b)
+        name, suffix = f"{base}#{suffix}", suffix + 1
     tensors[name] = arr
     node.update(name=name, dtype=arr.dtype.name, shape=list(arr.shape), sha256=_digest(arr))
     return node

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 import fx.numpy as fnp
 from fx import tree
-from optim.base import EmptyState, GradientTransformation, check_range, check_same_structure
+from optim.base import GradientTransformation, check_range, check_same_structure, init_empty
+from optim.combine import masked
 
 
 class TraceState(NamedTuple):
@@ -25,6 +26,9 @@ class TraceState(NamedTuple):
 
 def trace(decay: float, nesterov: bool = False, accumulator_dtype=None) -> GradientTransformation:
     """Momentum: ``t = g + decay t``, ``u = t`` (``u = g + decay t`` when ``nesterov``).
+
+    ``accumulator_dtype`` (default: each parameter's) is the dtype of the stored trace;
+    the updates are computed before that rounding, in the gradients' precision.
 
     Raises:
         ValueError: for ``decay`` outside [0, 1).
@@ -38,18 +42,13 @@ def trace(decay: float, nesterov: bool = False, accumulator_dtype=None) -> Gradi
     def update(grads, state, params=None):
         del params
         check_same_structure(grads, state.trace, "grads", "optimizer state")
-        f = lambda g, t: (g + decay * t).astype(t.dtype)
+        f = lambda g, t: g + decay * t
         new_trace = tree.map(f, grads, state.trace)
         updates = tree.map(f, grads, new_trace) if nesterov else new_trace
+        # As in Optax, only the stored trace is rounded to the accumulator dtype.
+        new_trace = tree.map(lambda n, t: n.astype(t.dtype), new_trace, state.trace)
         return updates, TraceState(new_trace)
     return GradientTransformation(init, update)
-
-
-def _select(mask, new, old):
-    """``new`` where the (Python or array) bool ``mask`` holds, else ``old``."""
-    if isinstance(mask, bool):
-        return new if mask else old
-    return fnp.where(mask, new, old)
 
 
 def add_decayed_weights(weight_decay: float = 0.0, mask=None) -> GradientTransformation:
@@ -57,26 +56,20 @@ def add_decayed_weights(weight_decay: float = 0.0, mask=None) -> GradientTransfo
 
     Args:
         weight_decay: the decay rate, >= 0.
-        mask: ``None`` (every leaf), a pytree of bools like ``params`` (decay where True),
-            or a function ``params -> mask``.
+        mask: ``None`` (every leaf), or a mask as ``optim.combine.masked`` takes it: a pytree
+            of bools with the structure of (or a prefix of) the params (decay where True;
+            a plain ``False`` decays nothing), or a function ``params -> such a mask``.
 
     Raises:
-        ValueError: for a negative rate, or when ``update`` gets no ``params``.
+        ValueError: for a negative rate, a mask that does not fit the params, or when
+            ``update`` gets no ``params``.
     """
     check_range("weight_decay", weight_decay, 0.0)
-
-    def init(params):
-        del params
-        return EmptyState()
 
     def update(grads, state, params=None):
         if params is None:
             raise ValueError("add_decayed_weights needs params: update(grads, state, params)")
         check_same_structure(grads, params, "grads", "params")
-        decayed = lambda g, p: (g + weight_decay * p).astype(g.dtype)
-        if mask is None:
-            return tree.map(decayed, grads, params), state
-        m = mask(params) if callable(mask) else mask
-        check_same_structure(params, m, "params", "mask")
-        return tree.map(lambda g, p, k: _select(k, decayed(g, p), g), grads, params, m), state
-    return GradientTransformation(init, update)
+        return tree.map(lambda g, p: (g + weight_decay * p).astype(g.dtype), grads, params), state
+    t = GradientTransformation(init_empty, update)
+    return t if mask is None else masked(t, mask)

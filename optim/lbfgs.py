@@ -28,8 +28,8 @@ from typing import Any, NamedTuple
 import fx.numpy as fnp
 from fx import tree
 from optim.base import GradientTransformation, check_range, check_same_structure, identity
-from optim.linesearch import scale_by_zoom_linesearch, tree_vdot
-from optim.tree_math import safe_increment, zeros_like
+from optim.linesearch import scale_by_zoom_linesearch
+from optim.tree_math import safe_increment, tree_vdot, zero_count, zeros_like
 
 
 class ScaleByLBFGSState(NamedTuple):
@@ -76,7 +76,8 @@ def scale_by_lbfgs(memory_size: int = 10,
     ``scale_init_precond`` (and ``min(1, 1 / ||g_0||)`` at the first step), else 1.
 
     Raises:
-        ValueError: for ``memory_size < 1``, or ``update`` without params.
+        ValueError: for ``memory_size < 1``, params without leaves (in ``init``), or
+            ``update`` without params.
 
     Example:
         >>> t = scale_by_lbfgs(memory_size=3)
@@ -87,9 +88,12 @@ def scale_by_lbfgs(memory_size: int = 10,
 
     def init(params):
         leaves = tree.leaves(params)
-        dtype = fnp.result_type(*leaves) if leaves else fnp.float32
+        if not leaves:
+            raise ValueError(f"scale_by_lbfgs (and lbfgs) need at least one parameter array; "
+                             f"got a tree without leaves: {tree.structure(params)}")
+        dtype = fnp.result_type(*leaves)
         memory = tree.map(lambda p: fnp.zeros((memory_size,) + p.shape, p.dtype), params)
-        return ScaleByLBFGSState(count=fnp.zeros((), fnp.int32), params=zeros_like(params),
+        return ScaleByLBFGSState(count=zero_count(), params=zeros_like(params),
                                  updates=zeros_like(params), diff_params_memory=memory,
                                  diff_updates_memory=memory,
                                  weights_memory=fnp.zeros((memory_size,), dtype))

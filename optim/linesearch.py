@@ -29,14 +29,8 @@ from typing import Any, NamedTuple
 import fx.numpy as fnp
 from fx import tree
 from optim.base import GradientTransformation, check_range
-from optim.tree_math import zeros_like
+from optim.tree_math import tree_vdot, zero_count, zeros_like
 from transforms import value_and_grad
-
-
-def tree_vdot(a, b):
-    """``sum(conj(a) * b)`` over all leaves, as a real scalar."""
-    return sum(fnp.sum(fnp.real(fnp.conj(x) * y)) for x, y in zip(tree.leaves(a),
-                                                                   tree.leaves(b)))
 
 
 def _step(params, direction, a):
@@ -64,13 +58,13 @@ class ScaleByZoomLinesearchState(NamedTuple):
 ScaleByBacktrackingLinesearchState = ScaleByZoomLinesearchState
 
 
-def _init_state(params):
+def _init_state(params, store_grad: bool = True):
     leaves = tree.leaves(params)
     dtype = leaves[0].dtype if leaves else fnp.float32
     return ScaleByZoomLinesearchState(
         learning_rate=fnp.asarray(1.0, dtype=dtype), value=fnp.asarray(fnp.inf, dtype=dtype),
-        grad=zeros_like(params), info=LinesearchInfo(fnp.zeros((), fnp.int32),
-                                                     fnp.zeros((), dtype), fnp.zeros((), dtype)))
+        grad=zeros_like(params) if store_grad else None,
+        info=LinesearchInfo(zero_count(), fnp.zeros((), dtype), fnp.zeros((), dtype)))
 
 
 def _start(params, value, grad, value_fn, name):
@@ -161,6 +155,8 @@ def scale_by_zoom_linesearch(max_linesearch_steps: int = 20, slope_rtol: float =
         accepted = None
         a_prev, v_prev, d_prev = 0.0, phi0, dphi0
         a = 1.0 if initial_guess_strategy == "one" else float(state.learning_rate)
+        if max_stepsize is not None:
+            a = min(a, max_stepsize)
         bracket = None
         while evals < max_linesearch_steps:
             v, g, d = evaluate(a)
@@ -223,8 +219,9 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int, slope_rtol: fl
     ``decrease_factor`` until ``f(x + a d) <= f(x) + slope_rtol * a * <grad, d>``, at most
     ``max_backtracking_steps`` times (then the last, smallest step is taken). Only values
     are evaluated; ``store_grad=True`` also computes the gradient at the new params (for
-    ``value_and_grad_from_state``). No curvature condition: prefer the zoom search for
-    L-BFGS.
+    ``value_and_grad_from_state``). With ``store_grad=False`` the state's ``grad`` is None
+    (as in Optax), and ``value_and_grad_from_state`` evaluates the value and gradient
+    afresh. No curvature condition: prefer the zoom search for L-BFGS.
 
     Example:
         >>> ls = scale_by_backtracking_linesearch(max_backtracking_steps=20)
@@ -253,19 +250,20 @@ def scale_by_backtracking_linesearch(max_backtracking_steps: int, slope_rtol: fl
             a *= decrease_factor
         else:
             v = float(value_fn(_step(params, updates, a)))
-        g = state.grad
+        g = None
         if store_grad:
             v, g = value_and_grad(value_fn)(_step(params, updates, a))
             v = float(v)
         return _finish(params, updates, state, a, v, g, evals,
                        max(v - phi0 - slope_rtol * a * dphi0, 0.0), 0.0)
-    return GradientTransformation(_init_state, update)
+    return GradientTransformation(lambda params: _init_state(params, store_grad), update)
 
 
 def value_and_grad_from_state(value_fn: Callable) -> Callable:
     """``fn(params, *, state) -> (value, grad)`` that reuses the value and gradient a line
     search stored in ``state`` (anywhere in it, e.g. in ``lbfgs``'s state) when they are
-    finite, and evaluates ``value_and_grad(value_fn)(params)`` otherwise (the first step).
+    finite, and evaluates ``value_and_grad(value_fn)(params)`` otherwise: at the first step,
+    and after a backtracking search with ``store_grad=False`` (which stores no gradient).
 
     Eager: it decides in Python whether the stored value is usable.
 
@@ -278,7 +276,8 @@ def value_and_grad_from_state(value_fn: Callable) -> Callable:
     """
     def fn(params, *, state):
         found = _find_linesearch_state(state)
-        if found is not None and math.isfinite(float(found.value)):
+        if (found is not None and found.grad is not None
+                and math.isfinite(float(found.value))):
             return found.value, found.grad
         return value_and_grad(value_fn)(params)
     return fn

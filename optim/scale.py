@@ -2,8 +2,9 @@
 rescalings (Adam and its variants, RMS, Adagrad, Adadelta, trust ratio, Lion).
 
 Every state is a NamedTuple of arrays; step counts are int32 arrays. Factories raise
-``ValueError`` for out-of-range hyperparameters (negative learning rate or eps, betas outside
-[0, 1)); updates raise it for grads whose tree differs from the state's (both are shown).
+``ValueError`` for bad hyperparameters (NaN or not a real number, a negative learning rate
+or eps, betas outside [0, 1)); updates raise it for grads whose tree differs from the
+state's (both are shown).
 
 Example:
     >>> from optim.scale import scale_by_adam
@@ -19,17 +20,14 @@ from typing import Any, NamedTuple
 
 import fx.numpy as fnp
 from fx import tree
+from optim import tree_math as tm
 from optim.base import (
     GradientTransformation,
     check_range,
     check_same_structure,
     init_empty,
 )
-from optim.tree_math import bias_correction, safe_increment, update_moment, zeros_like
-
-
-def _count() -> Any:
-    return fnp.zeros([], fnp.int32)
+from optim.tree_math import safe_increment, update_moment, zero_count, zeros_like
 
 
 def _check(grads, moment) -> None:
@@ -65,7 +63,7 @@ def scale_by_schedule(step_size_fn: Callable[[Any], Any]) -> GradientTransformat
     """``u = step_size_fn(count) * g``; ``count`` (int32) starts at 0 and lives in the state."""
     def init(params):
         del params
-        return ScaleByScheduleState(_count())
+        return ScaleByScheduleState(zero_count())
 
     def update(grads, state, params=None):
         del params
@@ -103,14 +101,14 @@ def _adam_moments(grads, state, b1, b2, mu_dtype):
 
 def _mu_hat(grads, mu, b1, count, nesterov):
     if not nesterov:
-        return bias_correction(mu, b1, count)
+        return tm.bias_correction(mu, b1, count)
     return tree.map(lambda m, g: b1 * m + (1 - b1) * g,
-                    bias_correction(mu, b1, safe_increment(count)),
-                    bias_correction(grads, b1, count))
+                    tm.bias_correction(mu, b1, safe_increment(count)),
+                    tm.bias_correction(grads, b1, count))
 
 
 def _adam_init(mu_dtype):
-    return lambda params: ScaleByAdamState(_count(), zeros_like(params, mu_dtype),
+    return lambda params: ScaleByAdamState(zero_count(), zeros_like(params, mu_dtype),
                                            zeros_like(params))
 
 
@@ -127,7 +125,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
         del params
         mu, nu, count = _adam_moments(grads, state, b1, b2, mu_dtype)
         mu_hat = _mu_hat(grads, mu, b1, count, nesterov)
-        nu_hat = bias_correction(nu, b2, count)
+        nu_hat = tm.bias_correction(nu, b2, count)
         updates = tree.map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         return updates, ScaleByAdamState(count, mu, nu)
     return GradientTransformation(_adam_init(mu_dtype), update)
@@ -149,14 +147,14 @@ def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
     _check_args({"b1": b1, "b2": b2}, eps=eps, eps_root=eps_root)
 
     def init(params):
-        return ScaleByAmsgradState(_count(), zeros_like(params, mu_dtype), zeros_like(params),
+        return ScaleByAmsgradState(zero_count(), zeros_like(params, mu_dtype), zeros_like(params),
                                    zeros_like(params))
 
     def update(grads, state, params=None):
         del params
         mu, nu, count = _adam_moments(grads, state, b1, b2, mu_dtype)
-        mu_hat = bias_correction(mu, b1, count)
-        nu_max = tree.map(fnp.maximum, state.nu_max, bias_correction(nu, b2, count))
+        mu_hat = tm.bias_correction(mu, b1, count)
+        nu_max = tree.map(fnp.maximum, state.nu_max, tm.bias_correction(nu, b2, count))
         updates = tree.map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_max)
         return updates, ScaleByAmsgradState(count, mu, nu, nu_max)
     return GradientTransformation(init, update)
@@ -175,7 +173,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999,
         mu = update_moment(grads, state.mu, b1, 1)
         nu = tree.map(lambda g, v: fnp.maximum(b2 * v, fnp.abs(g) + eps), grads, state.nu)
         count = safe_increment(state.count)
-        updates = tree.map(lambda m, v: m / v, bias_correction(mu, b1, count), nu)
+        updates = tree.map(lambda m, v: m / v, tm.bias_correction(mu, b1, count), nu)
         return updates, ScaleByAdamState(count, mu, nu)
     return GradientTransformation(_adam_init(None), update)
 
@@ -207,7 +205,7 @@ def scale_by_radam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_ro
         del params
         mu, nu, count = _adam_moments(grads, state, b1, b2, None)
         mu_hat = _mu_hat(grads, mu, b1, count, nesterov)
-        nu_hat = bias_correction(nu, b2, count)
+        nu_hat = tm.bias_correction(nu, b2, count)
         use, r = rectification(count)
         updates = tree.map(lambda m, v: leaf(m, v, use, r), mu_hat, nu_hat)
         return updates, ScaleByAdamState(count, mu, nu)
@@ -239,7 +237,9 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
 
     def init(params):
         nu = tree.map(lambda p: fnp.full_like(p, initial_scale), params)
-        return ScaleByRmsWithCountState(_count(), nu) if bias_correction else ScaleByRmsState(nu)
+        if bias_correction:
+            return ScaleByRmsWithCountState(zero_count(), nu)
+        return ScaleByRmsState(nu)
 
     def update(grads, state, params=None):
         del params
@@ -249,7 +249,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
         if not bias_correction:
             return div(nu), ScaleByRmsState(nu)
         count = safe_increment(state.count)
-        return div(bias_correction(nu, decay, count)), ScaleByRmsWithCountState(count, nu)
+        return div(tm.bias_correction(nu, decay, count)), ScaleByRmsWithCountState(count, nu)
     return GradientTransformation(init, update)
 
 
@@ -372,7 +372,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99, mu_dtype=None) -> GradientT
     _check_args({"b1": b1, "b2": b2})
 
     def init(params):
-        return ScaleByLionState(_count(), zeros_like(params, mu_dtype))
+        return ScaleByLionState(zero_count(), zeros_like(params, mu_dtype))
 
     def update(grads, state, params=None):
         del params

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import fx
 import fx.numpy as fnp
+from optim.base import check_range
 
 Schedule = Callable[..., fx.Array]
 
@@ -32,14 +33,6 @@ def _count(count):
     """The count as a float array (integer counts become ``fx.config.default_float``)."""
     c = fnp.asarray(count)
     return c if c.dtype.kind in "fc" else c.astype(fx.config.default_float)
-
-
-def _check(name: str, value, low: float = 0, strict: bool = False) -> None:
-    """ValueError unless ``value`` is a real number ``>= low`` (``> low`` if ``strict``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    if not (value > low if strict else value >= low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
 
 
 def constant_schedule(value) -> Schedule:
@@ -66,9 +59,9 @@ def polynomial_schedule(init_value, end_value, power, transition_steps: int,
         >>> s(fnp.array([0, 2, 4, 6, 9]))
         Array([1.  , 1.  , 0.25, 0.  , 0.  ], dtype=float32)
     """
-    _check("power", power)
-    _check("transition_steps", transition_steps)
-    _check("transition_begin", transition_begin)
+    check_range("power", power, low=0)
+    check_range("transition_steps", transition_steps, low=0)
+    check_range("transition_begin", transition_begin, low=0)
     if transition_steps == 0:
         return constant_schedule(init_value)
 
@@ -103,9 +96,9 @@ def exponential_decay(init_value, transition_steps: int, decay_rate, transition_
         >>> s(fnp.array([0, 1, 2, 3, 4]))
         Array([1.  , 1.  , 0.5 , 0.5 , 0.25], dtype=float32)
     """
-    _check("transition_steps", transition_steps, strict=True)
-    _check("decay_rate", decay_rate, strict=True)
-    _check("transition_begin", transition_begin)
+    check_range("transition_steps", transition_steps, low=0, low_open=True)
+    check_range("decay_rate", decay_rate, low=0, low_open=True)
+    check_range("transition_begin", transition_begin, low=0)
 
     def schedule(count):
         t = _count(count) - transition_begin
@@ -140,9 +133,9 @@ def cosine_decay_schedule(init_value, decay_steps: int, alpha=0.0, exponent=1.0)
         >>> cosine_decay_schedule(2.0, decay_steps=10, alpha=0.5)(fnp.array([0, 5, 10, 11]))
         Array([2. , 1.5, 1. , 1. ], dtype=float32)
     """
-    _check("decay_steps", decay_steps, strict=True)
-    _check("alpha", alpha)
-    _check("exponent", exponent, strict=True)
+    check_range("decay_steps", decay_steps, low=0, low_open=True)
+    check_range("alpha", alpha, low=0)
+    check_range("exponent", exponent, low=0, low_open=True)
     return _cosine(init_value, alpha * init_value, decay_steps, exponent)
 
 
@@ -158,8 +151,8 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps: int, deca
         >>> fnp.round(s(fnp.array([0, 1, 2, 4, 6])), 3)
         Array([0. , 0.5, 1. , 0.5, 0. ], dtype=float32)
     """
-    _check("warmup_steps", warmup_steps)
-    _check("exponent", exponent, strict=True)
+    check_range("warmup_steps", warmup_steps, low=0)
+    check_range("exponent", exponent, low=0, low_open=True)
     if not isinstance(decay_steps, numbers.Real) or not decay_steps > warmup_steps:
         raise ValueError(f"decay_steps (the total length, warmup included) must be > "
                          f"warmup_steps={warmup_steps}, got {decay_steps!r}")
@@ -183,12 +176,12 @@ def cosine_onecycle_schedule(transition_steps: int, peak_value, pct_start=0.3, d
         >>> s(fnp.array([0, 1, 2, 6, 10, 12]))
         Array([0.25 , 0.625, 1.   , 0.525, 0.05 , 0.05 ], dtype=float32)
     """
-    _check("transition_steps", transition_steps, strict=True)
-    _check("pct_start", pct_start)
+    check_range("transition_steps", transition_steps, low=0, low_open=True)
+    check_range("pct_start", pct_start, low=0)
     if pct_start > 1:
         raise ValueError(f"pct_start must be <= 1, got {pct_start}")
-    _check("div_factor", div_factor, strict=True)
-    _check("final_div_factor", final_div_factor, strict=True)
+    check_range("div_factor", div_factor, low=0, low_open=True)
+    check_range("final_div_factor", final_div_factor, low=0, low_open=True)
     start, final = peak_value / div_factor, peak_value / (div_factor * final_div_factor)
     rise = int(pct_start * transition_steps)
     fall = transition_steps - rise
@@ -211,8 +204,8 @@ def piecewise_constant_schedule(init_value,
     """
     items = sorted((boundaries_and_scales or {}).items())
     for boundary, scale in items:
-        _check(f"boundary {boundary!r}", boundary)
-        _check(f"the scale at boundary {boundary}", scale)
+        check_range(f"boundary {boundary!r}", boundary, low=0)
+        check_range(f"the scale at boundary {boundary}", scale, low=0)
 
     def schedule(count):
         c = _count(count)
@@ -241,7 +234,7 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
         raise ValueError(f"join_schedules needs len(schedules) - 1 = {len(schedules) - 1} "
                          f"boundaries, got {len(boundaries)}: {boundaries}")
     for i, b in enumerate(boundaries):
-        _check(f"boundaries[{i}]", b)
+        check_range(f"boundaries[{i}]", b, low=0)
     if any(b > a for b, a in zip(boundaries, boundaries[1:])):
         raise ValueError(f"boundaries must be non-decreasing, got {boundaries}")
 

@@ -11,6 +11,11 @@ import fx.numpy as fnp
 from fx import tree
 
 
+def zero_count():
+    """A fresh int32 step counter: the scalar 0."""
+    return fnp.zeros((), fnp.int32)
+
+
 def zeros_like(params, dtype=None):
     """A tree of zeros shaped like ``params`` (in ``dtype`` if given, else each leaf's)."""
     return tree.map(lambda p: fnp.zeros_like(p, dtype=dtype or p.dtype), params)
@@ -33,6 +38,12 @@ def bias_correction(moment, decay, count):
 def global_norm(updates):
     """The L2 norm of all leaves together."""
     return fnp.sqrt(sum(fnp.sum(fnp.real(g * fnp.conj(g))) for g in tree.leaves(updates)))
+
+
+def tree_vdot(a, b):
+    """``sum(conj(a) * b)`` over all leaves, as a real scalar."""
+    return sum(fnp.sum(fnp.real(fnp.conj(x) * y)) for x, y in zip(tree.leaves(a),
+                                                                   tree.leaves(b)))
 
 
 def scale_tree(updates, factor):

@@ -23,6 +23,7 @@ from optim.aliases import (
     sgd,
 )
 from optim.base import apply_updates
+from optim.lbfgs import lbfgs
 from transforms import grad, vmap
 
 RNG = np.random.default_rng(1)
@@ -297,7 +298,8 @@ def test_masks_pick_the_decayed_and_trust_ratio_leaves():
     p = {"w": fnp.asarray([3.0, 4.0]), "b": fnp.asarray([2.0])}
     g = {"w": fnp.asarray([0.0, 2.0]), "b": fnp.asarray([1.0])}
     no_decay_on_b = {"w": True, "b": False}
-    u, _ = adamw(0.1, weight_decay=0.5, mask=no_decay_on_b).update(g, adamw(0.1).init(p), p)
+    opt = adamw(0.1, weight_decay=0.5, mask=no_decay_on_b)
+    u, _ = opt.update(g, opt.init(p), p)
     np.testing.assert_allclose(np.asarray(u["b"]), [-0.1], rtol=1e-6)          # -lr * sign
     np.testing.assert_allclose(np.asarray(u["w"]), [-0.15, -0.3], rtol=1e-6)   # + 0.5 * p
     opt = lars(1.0, momentum=0.0, trust_coefficient=0.1,
@@ -305,3 +307,51 @@ def test_masks_pick_the_decayed_and_trust_ratio_leaves():
     u, _ = opt.update(g, opt.init(p), p)
     np.testing.assert_allclose(np.asarray(u["w"]), [0.0, -0.5], rtol=1e-6)    # 0.1 * 5 / 2 * g
     np.testing.assert_allclose(np.asarray(u["b"]), [-1.0], rtol=1e-6)          # plain -lr * g
+
+
+def test_prefix_and_plain_bool_masks_as_optax_accepts_them():
+    p = {"a": {"w": fnp.asarray([3.0, 4.0])}, "c": fnp.asarray([2.0, -1.0])}
+    g = {"a": {"w": fnp.asarray([1.0, 1.0])}, "c": fnp.asarray([1.0, 1.0])}
+    prefix = {"a": True, "c": False}
+    for make in (lambda m: adamw(0.1, weight_decay=0.5, mask=m),
+                 lambda m: lamb(0.1, weight_decay=0.5, mask=m),
+                 lambda m: lion(0.1, weight_decay=0.5, mask=m)):
+        for mask, decayed in ((prefix, {"a"}), (False, set()), (True, {"a", "c"})):
+            opt, ref = make(mask), make(lambda params: tree.map(lambda _: False, params))
+            u, _ = opt.update(g, opt.init(p), p)
+            r, _ = ref.update(g, ref.init(p), p)
+            for k in ("a", "c"):
+                same = np.allclose(np.asarray(tree.leaves(u[k])[0]),
+                                   np.asarray(tree.leaves(r[k])[0]))
+                assert same == (k not in decayed), (mask, k)
+    opt = lars(1.0, weight_decay=0.5, weight_decay_mask=prefix, trust_ratio_mask=False,
+               momentum=0.0)
+    u, _ = opt.update(g, opt.init(p), p)
+    np.testing.assert_allclose(np.asarray(u["a"]["w"]), [-2.5, -3.0])   # -(g + 0.5 p)
+    np.testing.assert_allclose(np.asarray(u["c"]), [-1.0, -1.0])        # no decay, no ratio
+
+
+@pytest.mark.parametrize("make", [
+    lambda: adam(float("nan")), lambda: adam(1e-3, b1=float("nan")),
+    lambda: sgd(0.1, momentum=float("nan")), lambda: adamw(1e-3, weight_decay=float("nan")),
+    lambda: adam("0.1"), lambda: adam(None), lambda: adam(1e-3, eps=[1e-8]),
+    lambda: rmsprop(1e-3, decay=True), lambda: lbfgs(float("nan")),
+])
+def test_nan_and_non_numbers_raise_value_error_at_construction(make):
+    with pytest.raises(ValueError, match="must be a real number"):
+        make()
+
+
+def test_schedules_and_real_scalars_pass_the_range_checks():
+    adam(lambda count: 1e-3)
+    adam(np.float32(1e-3), b1=np.float64(0.9))
+    adam(fnp.asarray(1e-3))
+    with pytest.raises(ValueError, match="learning_rate must be >= 0"):
+        adam(fnp.asarray(-1e-3))
+
+
+def test_rmsprop_with_bias_correction():
+    opt = rmsprop(0.01, eps=0.0, bias_correction=True)
+    p = fnp.zeros(1)
+    u, _ = opt.update(fnp.asarray([3.0]), opt.init(p), p)
+    np.testing.assert_allclose(np.asarray(u), [-0.01], rtol=1e-6)  # -lr g / |g|

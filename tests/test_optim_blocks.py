@@ -279,3 +279,38 @@ def test_blocks_that_need_params_say_so(t):
         t.update(g, t.init(g))
     with pytest.raises(ValueError, match="different tree structures"):
         t.update({"a": g}, t.init(g), {"b": g})
+
+
+def test_trace_rounds_only_the_stored_trace_to_the_accumulator_dtype():
+    g = fnp.asarray(np.array([1.0 + 2.0 ** -12], np.float32))  # not a float16
+    for nesterov in (False, True):
+        t = trace(0.5, nesterov=nesterov, accumulator_dtype=fnp.float16)
+        u, s = t.update(g, t.init(g))
+        assert s.trace.dtype == fnp.float16 and u.dtype == fnp.float32
+        expected = 1.5 * (1.0 + 2.0 ** -12) if nesterov else 1.0 + 2.0 ** -12
+        assert float(u[0]) == np.float32(expected)
+
+
+def test_decay_masks_may_be_prefixes_or_a_plain_bool():
+    p = {"a": {"w": fnp.ones(2)}, "c": fnp.ones(1)}
+    g = tree.map(fnp.zeros_like, p)
+    for mask, a, c in (({"a": True, "c": False}, 0.5, 0.0), (False, 0.0, 0.0),
+                       (True, 0.5, 0.5)):
+        t = add_decayed_weights(0.5, mask)
+        u, _ = t.update(g, t.init(p), p)
+        np.testing.assert_allclose(np.asarray(u["a"]["w"]), [a, a])
+        np.testing.assert_allclose(np.asarray(u["c"]), [c])
+    with pytest.raises(ValueError, match="prefix"):
+        t = add_decayed_weights(0.5, {"a": True})
+        t.update(g, t.init(p), p)
+
+
+def test_rms_with_bias_correction_divides_by_the_corrected_second_moment():
+    t = scale_by_rms(decay=0.9, eps=0.0, bias_correction=True)
+    g = fnp.asarray(np.array([2.0, -0.5]))
+    s = t.init(g)
+    assert s.count.dtype == np.int32
+    for step in range(1, 4):
+        u, s = t.update(g, s)  # nu_hat = g^2 at every step for a constant g
+        np.testing.assert_allclose(np.asarray(u), [1.0, -1.0], rtol=1e-12)
+        assert int(s.count) == step

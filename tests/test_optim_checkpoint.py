@@ -137,6 +137,22 @@ def test_colliding_leaf_names_are_disambiguated(tmp_path):
     assert_same(load(tmp_path / "c", template=t), t)
 
 
+def test_leaf_names_are_unique_even_against_a_disambiguated_name(tmp_path):
+    t = {"a.b#2": fnp.full(1, 1.0), "a": {"b": fnp.full(1, 2.0)}, "a.b": fnp.full(1, 3.0)}
+    save(tmp_path / "c", t)
+    assert len(safetensors.numpy.load_file(tmp_path / "c")) == 3
+    assert_same(load(tmp_path / "c", template=t), t)
+    assert_same(load(tmp_path / "c"), t)
+
+
+def test_save_with_a_basename_near_the_length_limit(tmp_path):
+    path = tmp_path / ("x" * 240 + ".safetensors")  # 252 chars: the temp suffix must not add
+    t = {"w": fnp.ones(2)}
+    save(path, t)
+    assert_same(load(path, template=t), t)
+    assert os.listdir(tmp_path) == [path.name]
+
+
 def test_save_overwrites_and_accepts_str_paths(tmp_path):
     path = str(tmp_path / "x.safetensors")
     save(path, {"w": fnp.ones(2)})

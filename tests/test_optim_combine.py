@@ -242,3 +242,14 @@ def test_states_through_vmap_match_a_loop(name):
             u_i, s_i = t.update(tree.map(pick, g), s_i, p_i)
         for a, b in zip(tree.leaves((u, state)), tree.leaves((u_i, s_i))):
             np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-12)
+
+
+def test_ema_and_params_ema_show_both_structures_on_a_mismatch():
+    p = {"w": fnp.ones(2)}
+    wrong = {"v": fnp.ones(2)}
+    for t in (ema(0.9), params_ema(0.9)):
+        with pytest.raises(ValueError, match=r"(?s)different tree structures.*'v'.*'w'"):
+            t.update(wrong, t.init(p), wrong)
+    t = params_ema(0.9)
+    with pytest.raises(ValueError, match=r"(?s)params and ema state.*'v'.*'w'"):
+        t.update(p, t.init(p), wrong)

@@ -160,3 +160,32 @@ def test_bad_input():
         opt.update({"a": x}, state, {"a": x}, value_fn=lambda p: fnp.sum(p["a"]))
     with pytest.raises(ValueError, match="state"):
         opt.update(x, state[0], x, value_fn=lambda p: fnp.sum(p))
+
+
+def test_backtracking_without_stored_grad_recomputes_and_converges():
+    # store_grad=False keeps no gradient: value_and_grad_from_state must not reuse zeros.
+    opt = lbfgs(linesearch=scale_by_backtracking_linesearch(30))
+    x0 = fnp.asarray(np.array([-1.2, 1.0]))
+    x, state, _ = run(opt, rosenbrock, x0, 300, tol=1e-5, solution=np.ones(2))
+    np.testing.assert_allclose(np.asarray(x), [1.0, 1.0], atol=1e-5)
+    assert state[1].grad is None
+    value, grad = value_and_grad_from_state(rosenbrock)(x, state=state)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(value_and_grad(rosenbrock)(x)[1]))
+
+
+def test_zoom_first_trial_step_respects_max_stepsize():
+    f = lambda x: fnp.sum((x - 3.0) ** 2)
+    x = fnp.zeros(1)
+    for strategy in ("one", "keep"):
+        ls = scale_by_zoom_linesearch(max_linesearch_steps=10, max_stepsize=0.25,
+                                      initial_guess_strategy=strategy)
+        u, state = ls.update(fnp.full(1, 6.0), ls.init(x), x, value_fn=f)
+        assert float(state.learning_rate) <= 0.25
+        np.testing.assert_allclose(np.asarray(u), [1.5])
+
+
+@pytest.mark.parametrize("params", [{}, (), None, {"a": []}])
+def test_empty_tree_gives_a_clear_error(params):
+    for opt in (lbfgs(), scale_by_lbfgs()):
+        with pytest.raises(ValueError, match="at least one parameter"):
+            opt.init(params)

@@ -6,6 +6,7 @@ import pytest
 
 import fx
 import fx.numpy as fnp
+from optim.base import check_range
 from optim.schedules import (
     constant_schedule,
     cosine_decay_schedule,
@@ -228,3 +229,16 @@ def test_error_names_the_argument():
         linear_schedule(1.0, 0.0, -3)
     with pytest.raises(ValueError, match="decay_steps"):
         warmup_cosine_decay_schedule(0.0, 1.0, 10, 5)
+
+
+def test_nan_and_non_numbers_are_rejected_with_value_error():
+    for bad in (float("nan"), "3", None, True):
+        with pytest.raises(ValueError, match="transition_steps must be a real number"):
+            linear_schedule(1.0, 0.0, bad)
+    with pytest.raises(ValueError, match="decay_rate must be > 0, got 0"):
+        exponential_decay(1.0, 10, 0)
+    with pytest.raises(ValueError, match="alpha must be a real number, got nan"):
+        cosine_decay_schedule(1.0, 10, alpha=math.nan)
+    check_range("x", lambda count: count, low=0)  # schedules pass
+    with pytest.raises(ValueError, match=r"x must be <= 1, got 2"):
+        check_range("x", 2, 0, 1, high_open=False)
