@@ -443,3 +443,13 @@ def test_checkpoint_keeps_python_numbers_weak_and_passes_static_arguments():
 def test_non_array_arguments_to_custom_rules_under_a_transform_raise():
     with pytest.raises(TypeError, match="argument leaf 1 is a str.*static_argnums"):
         grad(checkpoint(lambda x, mode: x * 2.0))(f64(2.0), "double")
+
+
+def test_custom_jvp_rule_not_linear_in_the_tangents_raises_under_grad():
+    @custom_jvp
+    def f(x):
+        return fnp.sin(x)
+
+    f.defjvp(lambda primals, tangents: (f(primals[0]), fnp.cos(primals[0])))  # forgot the t
+    with pytest.raises(TypeError, match="not linear in them"):
+        grad(f)(f64(0.5))

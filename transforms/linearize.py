@@ -19,7 +19,10 @@ Example:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from fx import tree
+from fx.array import Array
 from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.core.graph import Eqn, Graph, Var, eval_graph
@@ -70,12 +73,14 @@ def linearize_flat(f, primals):
     return outs, Graph(invars, main.global_data, _outvars(out_tangents, main)), out_tree
 
 
-def linearize_rule(rule, primals, marks):
+def linearize_rule(rule, primals, marks, user_rule: str | None = None):
     """Apply a jvp rule ``rule(primals, tangents) -> (out, out_tangent)`` with recorded
     tangents: input ``i``'s tangent is the variable ``marks[i]`` (None: a zero tangent).
 
     Returns ``(out, graph)``, the graph mapping the marked inputs to the output tangents
-    (a list of them when ``out`` is a list).
+    (a list of them when ``out`` is a list). For a user's rule (``user_rule`` names it), a
+    concrete non-zero tangent that does not come from the input tangents is an error: it
+    cannot be linear in them.
     """
     with new_main(LinearTrace, global_data=[]) as main:
         tangents = [Zero(aval_of(p)) if m is None else LinearTracer(main.trace, m)
@@ -83,7 +88,18 @@ def linearize_rule(rule, primals, marks):
         out, out_t = rule(primals, tangents)
     out_ts = out_t if isinstance(out, list) else [out_t]
     invars = [m for m in marks if m is not None]
+    if user_rule is not None:
+        _check_linear(out_ts, main, user_rule)
     return out, Graph(invars, main.global_data, _outvars(out_ts, main))
+
+
+def _check_linear(tangents, main, name: str) -> None:
+    for i, t in enumerate(tangents):
+        recorded = isinstance(t, LinearTracer) and t._trace.main is main
+        if not recorded and type(t) is Array and bool(np.any(np.asarray(t) != 0)):
+            raise TypeError(f"{name}: output tangent {i} does not depend on the input "
+                            "tangents, so the rule is not linear in them (a jvp rule must "
+                            "return a linear function of the tangents, such as t * f'(x))")
 
 
 def _outvars(tangents, main):

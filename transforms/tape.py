@@ -113,7 +113,7 @@ class VJPTrace(Trace):
             out, out_t, out_tree = custom.apply_jvp_rule(fn, in_tree, ps, ts)
             out_trees.append(out_tree)
             return out, out_t
-        out, graph = linearize_rule(rule, primals, marks)
+        out, graph = linearize_rule(rule, primals, marks, f"custom_jvp {fn.__name__}")
         return tree.unflatten(out_trees[0], self._record(out, graph))
 
     def process_custom_vjp(self, fn, args):
