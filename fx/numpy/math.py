@@ -324,9 +324,17 @@ def heaviside(x1, x2, /):
 
 
 def sinc(x, /):
-    """``sin(pi x) / (pi x)``, with 1 at 0."""
+    """``sin(pi x) / (pi x)``, with 1 at 0.
+
+    Near 0 it is the Taylor polynomial ``1 - u/6 + u^2/120 - u^3/5040`` in
+    ``u = (pi x)^2``, exact to rounding there and with the right derivatives at 0 (a
+    guard that returned the constant 1 would give zero derivatives of every order).
+    """
     x = promote((x,), inexact=True)[0]
-    zero = equal(x, 0)
-    safe = where(zero, 1, x)
-    return where(zero, 1, divide(sin(multiply(safe, np.pi)), multiply(safe, np.pi)))
+    px = multiply(x, np.pi)
+    near = less(absolute(px), 1e-2)
+    safe = where(near, 1, px)
+    u = multiply(px, px)
+    series = 1 - u / 6 + multiply(u, u) / 120 - multiply(multiply(u, u), u) / 5040
+    return where(near, series, divide(sin(safe), safe))
 
