@@ -259,3 +259,10 @@ def test_lax_bad_inputs_name_the_op():
         lax.dynamic_update_slice(x, fnp.zeros(2), (0, 0))
     with pytest.raises(TypeError, match="dynamic_update_slice.*dtype"):
         lax.dynamic_update_slice(x, fnp.zeros((1, 1), np.int32), (0, 0))
+
+
+def test_dynamic_slice_with_a_narrow_start_dtype_on_a_long_axis():
+    x = fnp.arange(200.0)
+    start = fx.asarray(-3, dtype="int8")  # -3 + 200 does not fit in int8
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_slice(x, (start,), (2,))),
+                                  [197.0, 198.0])

@@ -19,6 +19,8 @@ from __future__ import annotations
 import builtins
 import operator
 
+import numpy as np
+
 from fx.array import Array
 from fx.core.elementwise import as_operand
 from fx.core.primitive import bind
@@ -92,6 +94,8 @@ def _starts(op: str, operand, start_indices) -> list:
         if isinstance(s, int):
             out.append(s + n if s < 0 else s)
         elif isinstance(s, Array) and s.dtype.kind == "i":
+            if np.iinfo(s.dtype).max < n:  # a narrow start (int8) on a longer axis
+                s = s.astype(np.int32 if n < 2 ** 31 else np.int64)
             out.append(fm.where(fm.less(s, 0), fm.add(s, n), s))
         else:
             out.append(s)  # the primitive's shape rule reports a bad dtype
