@@ -101,11 +101,15 @@ class VJPTrace(Trace):
                                                        backward_pass(graph, cts))))
         return [VJPTracer(self, o, v) for o, v in zip(outs, graph.outvars)]
 
-    def process_custom_jvp(self, fn, args):
+    def _unpack(self, args):
+        """The primal and tape variable of every leaf of a custom function's arguments."""
         flat, in_tree = tree.flatten(args)
         tracers = [self.full_raise(x) for x in flat]
-        primals, marks = [t.primal for t in tracers], [t.var for t in tracers]
-        if all(m is None for m in marks):
+        return [t.primal for t in tracers], [t.var for t in tracers], in_tree
+
+    def process_custom_jvp(self, fn, args):
+        primals, marks, in_tree = self._unpack(args)
+        if all(m is None for m in marks):  # nothing here is differentiated
             return fn(*tree.unflatten(in_tree, primals))
         out_trees = []
 
@@ -117,10 +121,8 @@ class VJPTrace(Trace):
         return tree.unflatten(out_trees[0], self._record(out, graph))
 
     def process_custom_vjp(self, fn, args):
-        flat, in_tree = tree.flatten(args)
-        tracers = [self.full_raise(x) for x in flat]
-        primals, marks = [t.primal for t in tracers], [t.var for t in tracers]
-        if all(m is None for m in marks):
+        primals, marks, in_tree = self._unpack(args)
+        if all(m is None for m in marks):  # nothing here is differentiated
             return fn(*tree.unflatten(in_tree, primals))
         out, res = fn.fwd(*tree.unflatten(in_tree, primals))
         out_flat, out_tree = tree.flatten(out)
