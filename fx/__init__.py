@@ -5,7 +5,7 @@
     >>> fnp.sum(x ** 2)
     Array(14., dtype=float32)
 """
-from fx import dtypes, lax, numpy, random, testing, tree
+from fx import debug, dtypes, lax, numpy, random, testing, tree
 from fx import prims as _prims  # registers every primitive
 from fx.array import Array
 from fx.backend import Device, devices
@@ -31,7 +31,7 @@ from fx.errors import ConcretizationError, FxError, TracerLeakError
 
 __version__ = "0.1.0"
 
-__all__ = ["Array", "Device", "devices", "config", "asarray", "device_put", "from_dlpack",
+__all__ = ["Array", "Device", "devices", "config", "debug", "asarray", "device_put", "from_dlpack",
            "dtypes", "numpy", "lax", "random", "testing", "tree",
            "FxError", "TracerLeakError", "ConcretizationError",
            "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

@@ -23,7 +23,7 @@ class Config:
         self._default_float = np.dtype(np.float32)
         self.default_int = np.dtype(np.int32)
         self.default_device = os.environ.get("FX_DEVICE", "cpu")
-        self.debug_nans = os.environ.get("FX_DEBUG_NANS", "") not in ("", "0")
+        self._debug_nans = os.environ.get("FX_DEBUG_NANS", "") not in ("", "0")
         self.explain_retrace = os.environ.get("FX_EXPLAIN_RETRACE", "") not in ("", "0")
 
     @property
@@ -37,6 +37,18 @@ class Config:
         if dtype not in _FLOATS:
             raise ValueError(f"default_float must be one of float16/32/64, got {dtype}")
         self._default_float = dtype
+
+    @property
+    def debug_nans(self) -> bool:
+        """Raise ``FloatingPointError`` at the first primitive that produces a NaN (eagerly,
+        under ``jit`` and in backward passes); see ``fx.debug``. Slows every op while on."""
+        return self._debug_nans
+
+    @debug_nans.setter
+    def debug_nans(self, value) -> None:
+        self._debug_nans = bool(value)
+        from fx import debug  # fx.debug imports this module
+        debug.set_nan_checking(self._debug_nans)
 
     @property
     def default_complex(self) -> np.dtype:

@@ -20,9 +20,11 @@ Example:
 """
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 from fx import tree
+from fx.core import primitive as _primitive
 from fx.core.ad import Zero
 from fx.core.aval import aval_of
 from fx.core.graph import Var
@@ -83,23 +85,29 @@ class VJPTrace(Trace):
                 return VJPTracer(self, out, None)
             var = Var(out.aval)
             rule = prim.vjp
-            self.main.global_data.append(TapeEntry(
-                marks, [var], lambda ct: rule(ct, out, primals, marks, **params)))
+            self._append(marks, [var], lambda ct: rule(ct, out, primals, marks, **params),
+                         prim.name)
             return VJPTracer(self, out, var)
         if prim.jvp is None:
             raise NotImplementedError(f"reverse-mode differentiation of {prim.name} is not "
                                       "implemented (it has neither a vjp nor a jvp rule)")
         jvp = prim.jvp
         out, graph = linearize_rule(lambda p, t: jvp(p, t, **params), primals, marks)
-        outs = self._record(out if prim.multiple_results else [out], graph)
+        outs = self._record(out if prim.multiple_results else [out], graph, prim.name)
         return outs if prim.multiple_results else outs[0]
 
-    def _record(self, outs, graph):
+    def _record(self, outs, graph, name):
         """Append a linearized step; its pullback transposes ``graph``."""
-        self.main.global_data.append(TapeEntry(
-            graph.invars, graph.outvars, as_list_pull(graph.outvars, lambda cts:
-                                                       backward_pass(graph, cts))))
+        self._append(graph.invars, graph.outvars, as_list_pull(
+            graph.outvars, lambda cts: backward_pass(graph, cts)), name)
         return [VJPTracer(self, o, v) for o, v in zip(outs, graph.outvars)]
+
+    def _append(self, inputs, outvars, pull, name: str) -> None:
+        """Put a step on the tape; under ``fx.config.debug_nans`` its pullback names the
+        operation ``name`` and the user's line to the NaN checks (``fx.debug``)."""
+        if _primitive.nan_check is not None:
+            pull = sys.modules["fx.debug"].named_pullback(pull, name)
+        self.main.global_data.append(TapeEntry(inputs, outvars, pull))
 
     def _unpack(self, args):
         """The primal and tape variable of every leaf of a custom function's arguments."""
@@ -118,7 +126,7 @@ class VJPTrace(Trace):
             out_trees.append(out_tree)
             return out, out_t
         out, graph = linearize_rule(rule, primals, marks, f"custom_jvp {fn.__name__}")
-        return tree.unflatten(out_trees[0], self._record(out, graph))
+        return tree.unflatten(out_trees[0], self._record(out, graph, f"custom_jvp {fn.__name__}"))
 
     def process_custom_vjp(self, fn, args):
         primals, marks, in_tree = self._unpack(args)
@@ -132,7 +140,7 @@ class VJPTrace(Trace):
         def pull(cts):
             cts = [Zero(a) if c is None else c for c, a in zip(cts, out_avals)]
             return custom.bwd_cotangents(fn, in_tree, in_avals, out_tree, res, cts)
-        self.main.global_data.append(TapeEntry(marks, outvars, as_list_pull(outvars, pull)))
+        self._append(marks, outvars, as_list_pull(outvars, pull), f"custom_vjp {fn.__name__}")
         return tree.unflatten(out_tree, [VJPTracer(self, o, v) for o, v in zip(out_flat, outvars)])
 
 

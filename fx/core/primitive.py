@@ -28,6 +28,7 @@ from fx.core.aval import aval_of
 from fx.errors import FxError, op_error
 
 PRIMITIVES: dict[str, Primitive] = {}
+nan_check = None  # fx.config.debug_nans: ``check(prim, out)`` after each eager impl (fx.debug)
 
 
 class Primitive:
@@ -75,6 +76,8 @@ def eager(prim: Primitive, args, params):
         raise
     except Exception as e:
         raise diagnose(prim, args, params, e) from None
+    if nan_check is not None:
+        nan_check(prim, out)
     if prim.multiple_results:
         return [wrap(o) for o in out]
     return wrap(out)

@@ -10,7 +10,8 @@ values are lifted into it. Levels are what keep nested derivatives apart
 ``active`` counts the transforms running in any thread, ``dynamic_active`` those that
 capture every operation (staging, as jit does). ``bind`` tests ``active`` before it
 looks for a trace; the eager fast paths of ``fx.numpy`` test only ``dynamic_active``,
-since plain arrays can only be taken by a dynamic trace.
+since plain arrays can only be taken by a dynamic trace. ``fx.config.debug_nans`` adds one to
+``dynamic_active`` while on, sending those fast paths through ``bind`` (``eager`` checks NaNs).
 """
 from __future__ import annotations
 
