@@ -75,9 +75,14 @@ def _lift_kind(dtype: np.dtype, kind: str) -> np.dtype:
 
 def result_type(*args) -> np.dtype:
     """dtype of an elementwise operation on ``args`` (arrays, tracers or Python scalars)."""
-    strong = [a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
-              for a in args if not is_weak_scalar(a)]
-    weak_kinds = [_SCALAR_KIND[type(a)] for a in args if is_weak_scalar(a)]
+    strong, weak_kinds = [], []
+    for a in args:
+        if is_weak_scalar(a):
+            weak_kinds.append(_SCALAR_KIND[type(a)])
+        elif getattr(a, "weak_type", False):  # a traced Python number (a jit argument)
+            weak_kinds.append(a.dtype.kind)
+        else:
+            strong.append(a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype)
     if not weak_kinds and all(d == strong[0] for d in strong[1:]):
         return strong[0]  # the common case: one dtype, nothing to promote
     if not strong:

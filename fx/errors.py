@@ -14,6 +14,10 @@ class TracerLeakError(FxError):
     """A traced value was used after the transform that made it returned."""
 
 
+class DonatedArrayError(FxError, RuntimeError):
+    """An array donated to a jitted function (``donate_argnums``) was used again."""
+
+
 class UnsupportedError(NotImplementedError, AttributeError):
     """A NumPy name that fx does not provide (also an AttributeError, so ``hasattr`` works)."""
 

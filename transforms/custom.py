@@ -34,6 +34,10 @@ from fx.backend import is_buffer
 from fx.core import trace as _trace
 from fx.core.ad import instantiate
 from fx.core.aval import aval_of
+from fx.core.graph import Var, eval_graph
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import emitter
+from fx.core.staging import make_graph_flat
 from fx.creation import asarray
 from fx.dtypes import is_weak_scalar
 
@@ -174,3 +178,49 @@ def bwd_cotangents(fn, in_tree, in_avals, out_tree, res, cts) -> list:
                             "must match in shape and dtype")
     return [ct if ct is None or aval.weak_type or aval_of(ct).dtype == aval.dtype
             else asarray(ct, aval.dtype) for ct, aval in zip(flat, in_avals)]
+
+
+# --- custom functions under jit: a call primitive that keeps the rule -----------------------------
+def stage_custom(trace, fn, args):
+    """Record a call of ``fn`` (a custom_jvp/custom_vjp function) in a staged graph.
+
+    The equation carries the staged body (what the compiled code runs) and ``fn`` itself:
+    when the graph is evaluated under a transform (``grad(jit(f))``), binding it hands
+    ``fn`` back to that trace, which applies the user's rule.
+    """
+    flat, in_tree = tree.flatten(args)
+    tracers = [trace.full_raise(x) for x in flat]
+    body, consts, out_tree = make_graph_flat(
+        lambda *xs: fn.fun(*tree.unflatten(in_tree, list(xs))), [t.aval for t in tracers])
+    params = dict(fn=fn, in_tree=in_tree, out_tree=out_tree, body=body, n_consts=len(consts))
+    operands = [trace.full_raise(c) for c in consts] + tracers
+    return tree.unflatten(out_tree, trace.process_primitive(custom_call_p, operands, params))
+
+
+def _custom_call_abstract(*avals, fn, in_tree, out_tree, body, n_consts):
+    return [v.aval if isinstance(v, Var) else aval_of(v) for v in body.outvars]
+
+
+def _custom_call_impl(*args, fn, in_tree, out_tree, body, n_consts):
+    from fx.array import wrap
+    return [asarray(o)._buffer() for o in eval_graph(body, [wrap(a) for a in args])]
+
+
+def _custom_call_under(top, args, params):
+    """Under a transform the function is called again, so the trace applies its rule."""
+    fn, in_tree = params["fn"], params["in_tree"]
+    out = getattr(top, fn.process)(fn, tree.unflatten(in_tree, list(args[params["n_consts"]:])))
+    return tree.leaves(out)
+
+
+@emitter()
+def _custom_call_emit(ctx, eqn, args, out=None):
+    from transforms.compiler.passes import optimize
+    body = ctx.function(optimize(eqn.params["body"]), eqn.params["fn"].__name__)
+    return f"{body}({', '.join(args)})"
+
+
+custom_call_p = Primitive("custom_call", impl=_custom_call_impl,
+                          abstract_eval=_custom_call_abstract, multiple_results=True)
+custom_call_p.call = _custom_call_under
+custom_call_p.emit = _custom_call_emit

@@ -79,6 +79,8 @@ class VJPTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         primals = [t.primal for t in tracers]
         marks = [t.var for t in tracers]
+        if prim.vjp is not None and prim.multiple_results:
+            return self._record_multiple(prim, primals, marks, params)
         if prim.vjp is not None:
             out = bind(prim, *primals, **params)
             if out.dtype.kind not in "fc":  # integer and bool values carry no derivative
@@ -95,6 +97,20 @@ class VJPTrace(Trace):
         out, graph = linearize_rule(lambda p, t: jvp(p, t, **params), primals, marks)
         outs = self._record(out if prim.multiple_results else [out], graph, prim.name)
         return outs if prim.multiple_results else outs[0]
+
+    def _record_multiple(self, prim, primals, marks, params):
+        """A primitive with several results and a direct rule ``vjp(cts, outs, primals,
+        marks, **params)``; ``cts`` has one cotangent per result (``Zero`` where none)."""
+        outs = bind(prim, *primals, **params)
+        outvars = [Var(o.aval) if o.dtype.kind in "fc" else None for o in outs]
+        avals = [o.aval for o in outs]
+        rule = prim.vjp
+
+        def pull(cts):
+            cts = [Zero(a) if c is None else c for c, a in zip(cts, avals)]
+            return rule(cts, outs, primals, marks, **params)
+        self._append(marks, outvars, as_list_pull(outvars, pull), prim.name)
+        return [VJPTracer(self, o, v) for o, v in zip(outs, outvars)]
 
     def _record(self, outs, graph, name):
         """Append a linearized step; its pullback transposes ``graph``."""

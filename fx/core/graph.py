@@ -13,13 +13,16 @@ Example:
     >>> x, y = Var(ShapedArray((2,), "float32")), Var(ShapedArray((2,), "float32"))
     >>> g = Graph([x], [Eqn(mul_p, [x, 3.0], {}, [y])], [y])
     >>> g
-    { lambda a:f32[2] . let b:f32[2] = mul a 3.0 in (b) }
+    { lambda a:f32[2] .
+        b:f32[2] = mul a 3.0
+      in (b) }
     >>> eval_graph(g, [fx.asarray([1.0, 2.0])])
     [Array([3., 6.], dtype=float32)]
 """
 from __future__ import annotations
 
 from fx.core.primitive import bind
+from fx.errors import describe
 
 
 class Var:
@@ -35,12 +38,17 @@ class Var:
 
 
 class Eqn:
-    """``outvars = prim(*inputs, **params)``; inputs are ``Var`` or constants."""
+    """``outvars = prim(*inputs, **params)``; inputs are ``Var`` or constants.
 
-    __slots__ = ("prim", "inputs", "params", "outvars")
+    ``source`` is the user's line that made the equation (``"file.py:12 (fn)"``), when a
+    staging trace recorded it: error messages point there.
+    """
 
-    def __init__(self, prim, inputs, params, outvars):
+    __slots__ = ("prim", "inputs", "params", "outvars", "source")
+
+    def __init__(self, prim, inputs, params, outvars, source=None):
         self.prim, self.inputs, self.params, self.outvars = prim, inputs, params, outvars
+        self.source = source
 
     def pull(self, ct) -> list:
         """Transpose of a linear equation: one cotangent per input (None for constants)."""
@@ -54,7 +62,9 @@ class Graph:
     """A function as a list of equations from ``invars`` to ``outvars``.
 
     An entry of ``outvars`` may be ``None``: that output is identically zero (a symbolic
-    zero tangent or cotangent), which the transforms keep without allocating it.
+    zero tangent or cotangent), which the transforms keep without allocating it. It may
+    also be a constant (a number or an array) when the output does not depend on the
+    inputs.
     """
 
     __slots__ = ("invars", "eqns", "outvars")
@@ -63,25 +73,53 @@ class Graph:
         self.invars, self.eqns, self.outvars = list(invars), list(eqns), list(outvars)
 
     def __repr__(self) -> str:
-        names: dict[int, str] = {}
-
-        def name(v) -> str:
-            if not isinstance(v, Var):
-                return repr(v) if isinstance(v, (int, float, complex)) else f"const<{v!r}>"
-            if id(v) not in names:
-                names[id(v)] = _letters(len(names))
-            return names[id(v)]
-
-        typed = lambda v: f"{name(v)}:{v.aval.str_short()}"  # noqa: E731
-        ins = " ".join(typed(v) for v in self.invars)
-        lines = [f"{' '.join(typed(o) for o in e.outvars)} = {e.prim.name}"
-                 f"{''.join(f'[{k}={p!r}]' for k, p in e.params.items())} "
-                 f"{' '.join(name(i) for i in e.inputs)}" for e in self.eqns]
-        outs = ", ".join("0" if v is None else name(v) for v in self.outvars)
-        return f"{{ lambda {ins} . let {'; '.join(lines)} in ({outs}) }}"
+        return _Printer().graph(self, "")
 
 
-def _letters(i: int) -> str:
+class _Printer:
+    """Names variables a, b, ..., z, ba, ... in order of appearance, across sub-graphs."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def name(self, v) -> str:
+        if v is None:
+            return "0"
+        if not isinstance(v, Var):
+            if isinstance(v, (int, float, complex, bool)):
+                return repr(v)
+            shape = getattr(v, "shape", None)
+            return repr(v.item()) if shape == () else f"const<{describe(v)}>"
+        if id(v) not in self.names:
+            self.names[id(v)] = letters(len(self.names))
+        return self.names[id(v)]
+
+    def typed(self, v) -> str:
+        return f"{self.name(v)}:{v.aval.str_short()}"
+
+    def param(self, value, indent: str) -> str:
+        if isinstance(value, Graph):
+            return self.graph(value, indent + "    ")
+        if isinstance(value, tuple) and value and all(isinstance(g, Graph) for g in value):
+            return "(" + ", ".join(self.graph(g, indent + "    ") for g in value) + ")"
+        if callable(value) and hasattr(value, "__name__"):
+            return value.__name__
+        return repr(value)
+
+    def graph(self, g: Graph, indent: str) -> str:
+        lines = [f"{{ lambda {' '.join(self.typed(v) for v in g.invars)} ."]
+        for e in g.eqns:
+            params = "".join(f"[{k}={self.param(p, indent)}]" for k, p in e.params.items()
+                             if not type(p).__name__ == "PyTreeSpec")  # structure: noise here
+            outs = " ".join(self.typed(o) for o in e.outvars) or "_"
+            lines.append(f"{indent}    {outs} = {e.prim.name}{params} "
+                         f"{' '.join(self.name(i) for i in e.inputs)}")
+        lines.append(f"{indent}  in ({', '.join(self.name(v) for v in g.outvars)}) }}")
+        return "\n".join(lines)
+
+
+def letters(i: int) -> str:
+    """The ``i``-th variable name: a, b, ..., z, ba, bb, ..."""
     s = ""
     while True:
         s = chr(ord("a") + i % 26) + s
@@ -96,7 +134,7 @@ def eval_graph(graph: Graph, args) -> list:
     Outputs that are symbolic zeros come back as ``None``.
     """
     env = dict(zip(map(id, graph.invars), args))
-    read = lambda x: env[id(x)] if isinstance(x, Var) else x  # noqa: E731
+    read = lambda x: env[id(x)] if type(x) is Var else x  # noqa: E731
     for eqn in graph.eqns:
         out = bind(eqn.prim, *map(read, eqn.inputs), **eqn.params)
         outs = out if eqn.prim.multiple_results else (out,)

@@ -5,7 +5,10 @@ family file under ``fx/prims``:
 
 * ``impl(*buffers, **params)``    the backend call (eager execution),
 * ``abstract_eval(*avals, **params)``  output aval(s); raises our clear errors,
-* ``jvp``, ``transpose`` / ``vjp``, ``batch``, ``emit``  slots for the transforms.
+* ``jvp``, ``transpose`` / ``vjp``, ``batch``, ``emit``  slots for the transforms,
+* ``effect``  True when the primitive acts on the world (printing): never removed,
+* ``call(top, args, params)``  for higher-order calls (jit, custom rules): how a trace
+  handles them, in place of ``process_primitive`` (by default, evaluating their graph).
 
 Arrays go in positionally, hashable static parameters by keyword.
 
@@ -34,15 +37,16 @@ nan_check = None  # fx.config.debug_nans: ``check(prim, out)`` after each eager 
 class Primitive:
     """A named operation with its rules. Registered in ``PRIMITIVES`` by name."""
 
-    __slots__ = ("name", "impl", "abstract_eval", "multiple_results",
-                 "jvp", "transpose", "vjp", "batch", "emit")
+    __slots__ = ("name", "impl", "abstract_eval", "multiple_results", "effect",
+                 "jvp", "transpose", "vjp", "batch", "emit", "call")
 
-    def __init__(self, name: str, *, impl, abstract_eval, multiple_results: bool = False):
+    def __init__(self, name: str, *, impl, abstract_eval, multiple_results: bool = False,
+                 effect: bool = False):
         if name in PRIMITIVES:
             raise ValueError(f"primitive {name!r} is already declared")
         self.name, self.impl, self.abstract_eval = name, impl, abstract_eval
-        self.multiple_results = multiple_results
-        self.jvp = self.transpose = self.vjp = self.batch = self.emit = None
+        self.multiple_results, self.effect = multiple_results, effect
+        self.jvp = self.transpose = self.vjp = self.batch = self.emit = self.call = None
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):
@@ -59,6 +63,8 @@ def bind(prim: Primitive, *args, **params):
         if "axis_name" in params:  # a collective goes to the level that names its axis
             top = _trace.named_level(params["axis_name"], top)
         if top is not None:
+            if prim.call is not None:
+                return prim.call(top, args, params)
             tracers = [top.full_raise(a) for a in args]
             out = top.process_primitive(prim, tracers, params)
             if prim.multiple_results:

@@ -87,3 +87,14 @@ def normalize_axes(op: str, axis, ndim: int, *operands) -> tuple[int, ...]:
             raise op_error(ValueError, op, f"repeated axis in {tuple(axis)}", *operands)
         return tuple(sorted(axes))
     return (normalize_axis(op, axis, ndim, *operands),)
+
+
+def emitter(*, fresh: bool = False, accepts_out: bool = False, in_place: bool = False):
+    """Mark a jit emitter ``emit(ctx, eqn, args, out=None) -> expression`` (see
+    ``transforms.compiler.codegen``) with what the memory plan may do with it: its result
+    is a new buffer (``fresh``), it can write into ``out`` (``accepts_out``), and ``out``
+    may be one of its operands (``in_place``, elementwise operations)."""
+    def mark(fn):
+        fn.fresh, fn.accepts_out, fn.in_place = fresh, accepts_out, in_place
+        return fn
+    return mark

@@ -140,6 +140,7 @@ class Tracer(Array):
     dtype = property(lambda self: self.aval.dtype)
     ndim = property(lambda self: self.aval.ndim)
     size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
 
     def full_lower(self):
         """The simplest equivalent value (a subclass may unwrap trivial tracers)."""
@@ -148,10 +149,14 @@ class Tracer(Array):
     def concrete(self):
         """The concrete value behind this tracer, if the transform knows it."""
         raise ConcretizationError(
-            f"a traced value {self.aval.str_short()} (under {self._trace.name}) was used "
+            f"a traced value {self.describe()} (under {self._trace.name}) was used "
             "where Python needs a concrete value (if/while/bool/int/indexing). Use "
             "fx.lax.cond / fx.lax.while_loop / fnp.where for data-dependent control flow, "
             "or mark the argument static (jit's static_argnums).")
+
+    def describe(self) -> str:
+        """The value for error messages (a subclass may say where it came from)."""
+        return self.aval.str_short()
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval.str_short()}>with<{self._trace.name}>"

@@ -29,7 +29,7 @@ from fx.core.ad import (
 from fx.core.aval import ShapedArray
 from fx.core.batching import broadcasting_batch, vectorized_batch
 from fx.core.primitive import Primitive
-from fx.core.rule_kit import check_kinds, elementwise_rule, to_bool, to_real
+from fx.core.rule_kit import check_kinds, elementwise_rule, emitter, to_bool, to_real
 from fx.errors import op_error
 
 # Accepted kinds mirror what NumPy accepts, so eager and traced code agree (complex
@@ -318,3 +318,11 @@ def _convert_transpose(ct, x, *, new_dtype):
 select_p.transpose, convert_element_type_p.transpose = _select_transpose, _convert_transpose
 for _p in (add_p, sub_p, neg_p, conj_p, real_p, imag_p, select_p, convert_element_type_p):
     _p.vjp = transpose_vjp(_p)
+
+
+# --- jit emitters (the ufuncs need none: codegen writes them as np.<ufunc>) ----------------------
+convert_element_type_p.emit = emitter(fresh=True)(
+    lambda ctx, eqn, args, out=None: f"{args[0]}.astype({ctx.literal(eqn.params['new_dtype'])})")
+select_p.emit = emitter(fresh=True)(
+    lambda ctx, eqn, args, out=None: f"{ctx.xp}.where({', '.join(args)})")
+stop_gradient_p.emit = emitter()(lambda ctx, eqn, args, out=None: args[0])

@@ -32,7 +32,7 @@ from fx.core.ad import (
 from fx.core.aval import ShapedArray, aval_of
 from fx.core.batching import broadcasting_batch, leading_batch, move_to_front
 from fx.core.primitive import Primitive
-from fx.core.rule_kit import broadcast_shapes, check_kinds, normalize_axis, to_real
+from fx.core.rule_kit import broadcast_shapes, check_kinds, emitter, normalize_axis, to_real
 from fx.errors import op_error
 from fx.prims.shape import reshape_p, squeeze_p, transpose_p
 
@@ -107,6 +107,43 @@ def _dot_general_impl(x, y, *, dimension_numbers, preferred_element_type=None):
 
 dot_general_p = Primitive("dot_general", impl=_dot_general_impl,
                           abstract_eval=_dot_general_abstract)
+
+
+@emitter(fresh=True, accepts_out=True)
+def _dot_general_emit(ctx, eqn, args, out=None):
+    """The implementation's one BLAS call, with its layout worked out at compile time:
+    ``np.matmul(a.T, b)`` for the weight gradient of a dense layer, and so on."""
+    x, y = (ctx.aval(v) for v in eqn.inputs)
+    (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+    a, b = args
+    dtype = eqn.params.get("preferred_element_type")
+    if dtype is not None:
+        a, b = (f"{v}.astype({ctx.literal(np.dtype(dtype))})" for v in (a, b))
+    matmul = ctx.backend_attr("matmul", np.matmul)
+    if not xb and y.ndim <= 2 and xc == (x.ndim - 1,) and yc == (max(y.ndim - 2, 0),):
+        return f"{matmul}({a}, {b}{ctx.out(out)})"
+    xf, yf = _free_dims(x.ndim, xc, xb), _free_dims(y.ndim, yc, yb)
+    batch = tuple(x.shape[d] for d in xb)
+    m, n = tuple(x.shape[d] for d in xf), tuple(y.shape[d] for d in yf)
+    k = math.prod(x.shape[d] for d in xc)
+    lhs = _matrix_source(ctx, a, x.shape, xb + xf + xc, batch + (math.prod(m), k))
+    rhs = _matrix_source(ctx, b, y.shape, yb + yc + yf, batch + (k, math.prod(n)))
+    shape = batch + m + n
+    reshaped = shape != batch + (math.prod(m), math.prod(n))
+    call = f"{lhs} * {rhs}" if not xc else \
+        f"{matmul}({lhs}, {rhs}{'' if reshaped else ctx.out(out)})"
+    return f"({call}).reshape({ctx.literal(shape)})" if reshaped else call
+
+
+def _matrix_source(ctx, src: str, shape, perm, target) -> str:
+    """Source of ``_as_batched_matrix``: the operand transposed and reshaped as needed."""
+    if perm != tuple(range(len(shape))):
+        src = f"{src}.T" if perm == (1, 0) else f"{src}.transpose({ctx.literal(perm)})"
+        shape = tuple(shape[p] for p in perm)
+    return src if tuple(shape) == target else f"{src}.reshape({ctx.literal(target)})"
+
+
+dot_general_p.emit = _dot_general_emit
 
 
 # --- diagonal ------------------------------------------------------------------------------
@@ -479,10 +516,14 @@ def _dot_general_transpose(ct, x, y, *, dimension_numbers, preferred_element_typ
 
     def one(me, other, mc, oc, mb, ob, mf, of, ct_other_free):
         c = ct if ct.dtype == me.aval.dtype else ct.astype(me.aval.dtype)
+        contracting = [mc[k] for k in np.argsort(oc)]  # mine, ordered as the other's
+        if list(mb) + contracting + list(mf) == list(range(len(mb) + len(mc) + len(mf))):
+            # other^T @ ct is already in my layout (the weight gradient x^T @ ct)
+            return dot_general_p.bind(other, c, dimension_numbers=(
+                (of, ct_other_free), (ob, ct_batch)))
         out = dot_general_p.bind(c, other, dimension_numbers=((ct_other_free, of), (ct_batch, ob)))
         # out: batch, my free dimensions, then my contracting ones ordered as the other's
-        layout = list(mb) + list(mf) + [mc[k] for k in np.argsort(oc)]
-        perm = tuple(np.argsort(layout).tolist())
+        perm = tuple(np.argsort(list(mb) + list(mf) + contracting).tolist())
         return out if perm == tuple(range(out.ndim)) else transpose_p.bind(out, permutation=perm)
     return [one(x, y, xc, yc, xb, yb, xf, yf, ct_free[1]) if is_linear(x) else None,
             one(y, x, yc, xc, yb, xb, yf, xf, ct_free[0]) if is_linear(y) else None]

@@ -17,7 +17,7 @@ from fx.core.ad import linear_jvp, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.batching import axis_param_batch, reduction_batch
 from fx.core.primitive import Primitive
-from fx.core.rule_kit import check_kinds, normalize_axis
+from fx.core.rule_kit import check_kinds, emitter, normalize_axis
 from fx.errors import op_error
 from fx.prims.shape import broadcast_in_dim_p, reshape_p
 
@@ -50,7 +50,16 @@ def _reduction(op: str, method: str, kinds: str, empty_ok: bool = True, typed: b
         impl = lambda x, *, axes: getattr(x, method)(axis=axes, dtype=x.dtype)
     else:
         impl = lambda x, *, axes: getattr(x, method)(axis=axes)
-    return Primitive(op, impl=impl, abstract_eval=_reduce_rule(op, kinds, empty_ok))
+
+    @emitter(fresh=True, accepts_out=True)
+    def emit(ctx, eqn, args, out=None):
+        x = ctx.aval(eqn.inputs[0])
+        dtype = f", dtype={ctx.literal(x.dtype)}" if typed and x.dtype.kind in "biu" else ""
+        return f"{args[0]}.{method}(axis={ctx.literal(tuple(eqn.params['axes']))}{dtype}" \
+               f"{ctx.out(out)})"
+    prim = Primitive(op, impl=impl, abstract_eval=_reduce_rule(op, kinds, empty_ok))
+    prim.emit = emit
+    return prim
 
 
 reduce_sum_p = _reduction("reduce_sum", "sum", "iufc", typed=True)

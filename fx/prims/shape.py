@@ -22,7 +22,7 @@ from fx.core.ad import is_linear, linear_jvp, loaded, transpose_vjp, zero_jvp
 from fx.core.aval import ShapedArray
 from fx.core.batching import at_front, axis_param_batch, batch_size, move_to_front
 from fx.core.primitive import Primitive
-from fx.core.rule_kit import check_kinds, normalize_axis
+from fx.core.rule_kit import check_kinds, emitter, normalize_axis
 from fx.errors import op_error
 
 NUMERIC = "biufc"
@@ -390,3 +390,33 @@ rev_p.batch = _rev_batch
 slice_p.batch = _slice_batch
 sort_p.batch = axis_param_batch(sort_p, "dimension")
 argsort_p.batch = axis_param_batch(argsort_p, "dimension")
+
+
+# --- jit emitters: shape changes are views, written as the backend's methods -----------------
+@emitter()
+def _reshape_emit(ctx, eqn, args, out=None):
+    return f"{args[0]}.reshape({ctx.literal(eqn.outvars[0].aval.shape)})"
+
+
+@emitter()
+def _transpose_emit(ctx, eqn, args, out=None):
+    perm = tuple(eqn.params["permutation"])
+    return f"{args[0]}.T" if perm == (1, 0) else f"{args[0]}.transpose({ctx.literal(perm)})"
+
+
+@emitter()
+def _broadcast_in_dim_emit(ctx, eqn, args, out=None):
+    x, shape = ctx.aval(eqn.inputs[0]), tuple(eqn.params["shape"])
+    dims = tuple(eqn.params["broadcast_dimensions"])
+    src = args[0]
+    if dims != tuple(range(len(shape) - x.ndim, len(shape))):  # not NumPy's trailing rule
+        expanded = [1] * len(shape)
+        for i, d in enumerate(dims):
+            expanded[d] = x.shape[i]
+        src = f"{src}.reshape({ctx.literal(tuple(expanded))})"
+    return f"{ctx.xp}.broadcast_to({src}, {ctx.literal(shape)})"
+
+
+reshape_p.emit = squeeze_p.emit = _reshape_emit
+transpose_p.emit = _transpose_emit
+broadcast_in_dim_p.emit = _broadcast_in_dim_emit

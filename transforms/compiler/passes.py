@@ -30,7 +30,15 @@ from fx.backend import is_buffer
 from fx.core.aval import aval_of
 from fx.core.graph import Eqn, Graph, Var
 from fx.dtypes import is_weak_scalar
-from fx.prims.elementwise import add_p, convert_element_type_p, div_p, mul_p, neg_p, sub_p
+from fx.prims.elementwise import (
+    add_p,
+    convert_element_type_p,
+    div_p,
+    mul_p,
+    neg_p,
+    pow_p,
+    sub_p,
+)
 from fx.prims.shape import broadcast_in_dim_p, reshape_p, rev_p, squeeze_p, transpose_p
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
@@ -289,6 +297,22 @@ def _is_identity(perm) -> bool:
     return tuple(perm) == tuple(range(len(perm)))
 
 
+def _scalar_operand(eqn: Eqn, inputs: list, uniform: dict, ok):
+    """``x op c`` where ``c`` is an array of one value (a broadcast or folded constant, such
+    as a cotangent seed) and ``x`` already has the result's type: ``c`` becomes a scalar
+    of its dtype, which gives the same elements without reading the array."""
+    for side in (1, 0):
+        x, z = inputs[1 - side], inputs[side]
+        if not ok(x) or is_weak_scalar(z) or isinstance(z, np.generic):
+            continue
+        v = _scalar_of(z, uniform)
+        if v is not None and aval_of(z).dtype == x.aval.dtype:
+            new = list(inputs)
+            new[side] = np.dtype(x.aval.dtype).type(v)
+            return Eqn(eqn.prim, new, eqn.params, eqn.outvars, eqn.source)
+    return None
+
+
 def _rewrite(eqn: Eqn, inputs: list, producer: dict, uniform: dict, signed_zeros: bool):
     """``x``, a value the result equals; an ``Eqn`` computing it more simply; or None."""
     prim, out = eqn.prim, eqn.outvars[0]
@@ -299,7 +323,11 @@ def _rewrite(eqn: Eqn, inputs: list, producer: dict, uniform: dict, signed_zeros
             x, z = inputs[1 - side], inputs[side]
             if ok(x) and _neutral(prim, z, side, out.aval.dtype, signed_zeros, uniform):
                 return x
-        return None
+    if prim is pow_p and ok(inputs[0]) and _same_type(inputs[1], out.aval.dtype) \
+            and _scalar_of(inputs[1], uniform) == 1:
+        return inputs[0]  # x ** 1 (from the derivative of x ** 2)
+    if isinstance(prim.impl, np.ufunc) and prim.impl.nin == 2 and len(inputs) == 2:
+        return _scalar_operand(eqn, inputs, uniform, ok)
     if len(inputs) != 1:
         return None
     (x,) = inputs

@@ -1,0 +1,1 @@
+"""The jit compiler: optimisation passes, memory planning and Python code generation."""
