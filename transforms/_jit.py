@@ -129,7 +129,7 @@ class JittedFunction:
                 pass
         else:
             entry = self._entry(key, leaves)
-        if _trace.active and _trace.find_top_trace(leaves) is not None:
+        if _trace.active and (entry.consts or _trace.find_top_trace(leaves) is not None):
             return entry.out_tree.unflatten(entry.evaluate(leaves))
         fn = entry.compiled or self._compile(entry, sigs)
         bufs = [x._v if type(x) is Array else _as_buffer(x, s) for x, s in zip(leaves, sigs)]
