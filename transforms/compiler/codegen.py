@@ -210,6 +210,8 @@ class _FunctionWriter:
         g = self.graph
         params = ", ".join(self.var(v) for v in g.invars)
         memory = plan(g, self.donated, emitter_of)
+        # the caller holds the inputs anyway: deleting our names frees nothing (unless donated)
+        kept = {id(v) for v in g.invars} - {id(v) for v in self.donated}
         check = self.module.check_nans
         for i, eqn in enumerate(g.eqns):
             emitter = emitter_of(eqn.prim)
@@ -229,8 +231,7 @@ class _FunctionWriter:
                 for o, name in zip(eqn.outvars, outs):
                     if o.aval.dtype.kind in "fc":
                         self.line(f"{fn}({name}, {eqn.prim.name!r}, {eqn.source!r})")
-            dead = [self.var(v) for v in memory.free_after[i]
-                    if not any(v is x for x in g.invars) or any(v is d for d in self.donated)]
+            dead = [self.var(v) for v in memory.free_after[i] if id(v) not in kept]
             if dead:
                 self.line(f"del {', '.join(dead)}")
         results = [self._result(v) for v in g.outvars]
