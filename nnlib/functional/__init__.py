@@ -1,0 +1,3 @@
+"""Pure layer functions with ``torch.nn.functional``'s names, arguments and defaults
+(randomness takes an explicit key; state is returned, not mutated). Use as
+``import nnlib.functional as F``."""

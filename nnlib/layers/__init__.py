@@ -1,0 +1,1 @@
+"""Module classes, one file per family; exported from ``nnlib``."""
