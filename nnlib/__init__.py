@@ -7,7 +7,7 @@ of hyperparameters whose ``init`` / ``apply`` take and return parameter and stat
     >>> model.apply({}, {}, fnp.ones(3))[0].shape
     (3,)
 """
-from nnlib import functional
+from nnlib import functional, init
 from nnlib.module import Module, Sequential, count_params, summary
 
-__all__ = ["functional", "Module", "Sequential", "count_params", "summary"]
+__all__ = ["functional", "init", "Module", "Sequential", "count_params", "summary"]
