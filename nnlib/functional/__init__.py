@@ -1,3 +1,4 @@
 """Pure layer functions with ``torch.nn.functional``'s names, arguments and defaults
 (randomness takes an explicit key; state is returned, not mutated). Use as
 ``import nnlib.functional as F``."""
+from nnlib.functional.attention import *
