@@ -2,3 +2,4 @@
 (randomness takes an explicit key; state is returned, not mutated). Use as
 ``import nnlib.functional as F``."""
 from nnlib.functional.attention import *
+from nnlib.functional.recurrent import *
