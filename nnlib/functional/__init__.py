@@ -2,4 +2,7 @@
 (randomness takes an explicit key; state is returned, not mutated). Use as
 ``import nnlib.functional as F``."""
 from nnlib.functional.attention import *
+from nnlib.functional.dropout import *
+from nnlib.functional.linear import *
+from nnlib.functional.normalization import *
 from nnlib.functional.recurrent import *
