@@ -11,10 +11,13 @@ from nnlib import functional, init
 from nnlib.layers import dropout as _dropout
 from nnlib.layers import linear as _linear
 from nnlib.layers import normalization as _normalization
+from nnlib.layers import recurrent as _recurrent
 from nnlib.layers.dropout import *
 from nnlib.layers.linear import *
 from nnlib.layers.normalization import *
+from nnlib.layers.recurrent import *
 from nnlib.module import Module, Sequential, count_params, summary
 
 __all__ = ["functional", "init", "Module", "Sequential", "count_params", "summary"]
 __all__ += _dropout.__all__ + _linear.__all__ + _normalization.__all__
+__all__ += _recurrent.__all__

@@ -6,6 +6,7 @@ import pytest
 
 import fx
 import fx.numpy as fnp
+import nnlib
 import nnlib.functional as F
 from fx import random
 from fx.testing import check_grads
@@ -271,3 +272,96 @@ def test_sequence_errors():
         F.lstm(x, (f64(np.zeros((1, 3, 4))), f64(np.zeros((1, 3, 4)))), params)
     with pytest.raises(ValueError, match="num_layers"):
         F.rnn(x, None, seq_params("rnn", 3, 4), num_layers=0)
+
+
+# --- modules ---------------------------------------------------------------------------------
+MODULES = {"rnn": nnlib.RNN, "lstm": nnlib.LSTM, "gru": nnlib.GRU}
+CELL_MODULES = {"rnn": nnlib.RNNCell, "lstm": nnlib.LSTMCell, "gru": nnlib.GRUCell}
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_module_init_names_shapes_bounds(kind):
+    m = MODULES[kind](4, num_layers=2, bidirectional=True)
+    params, state = m.init(random.key(0), f64(np.ones((5, 2, 3))))
+    g = GATES[kind] * 4
+    want = {}
+    for layer, size in ((0, 3), (1, 8)):
+        for sfx in ("", "_reverse"):
+            want.update({f"weight_ih_l{layer}{sfx}": (g, size), f"weight_hh_l{layer}{sfx}": (g, 4),
+                         f"bias_ih_l{layer}{sfx}": (g,), f"bias_hh_l{layer}{sfx}": (g,)})
+    assert state == {} and list(params) == list(want)   # torch's state_dict order
+    assert {n: tuple(a.shape) for n, a in params.items()} == want
+    assert all(a.dtype == np.float64 and float(fnp.max(fnp.abs(a))) <= 0.5
+               for a in params.values())
+    again, _ = m.init(random.key(0), f64(np.ones((5, 2, 3))))
+    other, _ = m.init(random.key(1), f64(np.ones((5, 2, 3))))
+    close(again["weight_hh_l1"], params["weight_hh_l1"], rtol=0, atol=0)
+    assert not np.allclose(np.asarray(other["weight_hh_l1"]), np.asarray(params["weight_hh_l1"]))
+    params, _ = MODULES[kind](4, bias=False).init(random.key(0), fnp.ones((5, 3)))
+    assert sorted(params) == ["weight_hh_l0", "weight_ih_l0"]
+    assert params["weight_ih_l0"].dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_module_apply_matches_reference(kind):
+    m = MODULES[kind](4, num_layers=2, batch_first=True)
+    x = RNG.normal(size=(2, 5, 3))
+    params, state = m.init(random.key(0), f64(x))
+    h0 = initial(kind, 2, 2, 4)
+    (out, hn), new_state = m.apply(params, state, f64(x), as_fx(h0))
+    want_out, want_hn = ref_sequence(kind, np.swapaxes(x, 0, 1), h0, params, 2, False)
+    assert new_state == {}
+    close(out, np.swapaxes(want_out, 0, 1))
+    close(hn[0] if kind == "lstm" else hn, want_hn[0] if kind == "lstm" else want_hn)
+    loss = lambda p: fnp.sum(m.apply(p, state, f64(x))[0][0])
+    close(jit(grad(loss))(params)["weight_hh_l0"], grad(loss)(params)["weight_hh_l0"])
+
+
+def test_module_train_eval_and_dropout_key():
+    m = nnlib.GRU(4, num_layers=2, dropout=0.5)
+    x = f64(RNG.normal(size=(5, 2, 3)))
+    params, state = m.init(random.key(0), x)
+    (ev, _), _ = m.apply(params, state, x)
+    close(ev, F.gru(x, None, params, 2)[0])
+    with pytest.raises(ValueError, match="GRU: train=True with dropout=0.5 needs a PRNG key"):
+        m.apply(params, state, x, train=True)
+    (a, _), _ = m.apply(params, state, x, key=random.key(2), train=True)
+    (b, _), _ = m.apply(params, state, x, key=random.key(2), train=True)
+    close(a, b, rtol=0, atol=0)
+    assert not np.allclose(np.asarray(a), np.asarray(ev))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_cell_modules(kind):
+    m = CELL_MODULES[kind](4)
+    x = RNG.normal(size=(2, 3))
+    params, state = m.init(random.key(0), f64(x))
+    assert {n: tuple(a.shape) for n, a in params.items()} == {
+        "weight_ih": (GATES[kind] * 4, 3), "weight_hh": (GATES[kind] * 4, 4),
+        "bias_ih": (GATES[kind] * 4,), "bias_hh": (GATES[kind] * 4,)}
+    h = initial(kind, 1, 2, 4)
+    h = (h[0][0], h[1][0]) if kind == "lstm" else h[0]
+    got, _ = m.apply(params, state, f64(x), as_fx(h))
+    want = ref_cell(kind, x, h, params)
+    close(got[1] if kind == "lstm" else got, want[1] if kind == "lstm" else want)
+    with pytest.raises(ValueError, match=f"{m.name}: expected 3 channels"):
+        m.apply(params, state, f64(np.ones((2, 5))))
+    with pytest.raises(ValueError, match=f"{m.name}: expected a input of rank 1 or 2"):
+        m.init(random.key(0), f64(np.ones((2, 2, 3))))
+
+
+def test_module_bad_input_and_hyperparameters():
+    m = nnlib.LSTM(4)
+    params, state = m.init(random.key(0), fnp.ones((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"LSTM: expected 3 channels along axis -1.*\(5, 2, 7\)"):
+        m.apply(params, state, fnp.ones((5, 2, 7)))
+    with pytest.raises(ValueError, match="LSTM: expected a input of rank 2 or 3"):
+        m.apply(params, state, fnp.ones(3))
+    for bad, match in [(lambda: nnlib.LSTM(0), "hidden_size"),
+                       (lambda: nnlib.GRU(3, num_layers=0), "num_layers"),
+                       (lambda: nnlib.RNN(3, dropout=1.0), "dropout"),
+                       (lambda: nnlib.RNN(3, nonlinearity="gelu"), "nonlinearity"),
+                       (lambda: nnlib.RNNCell(3, nonlinearity="gelu"), "nonlinearity"),
+                       (lambda: nnlib.GRUCell(-1), "hidden_size")]:
+        with pytest.raises(ValueError, match=match):
+            bad()
