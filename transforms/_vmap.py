@@ -61,8 +61,10 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if getattr(prim.batch, "needs_axis", False):  # a collective: the rule asks our axis
+        if getattr(prim.batch, "needs_axis", False):  # collectives (and loops) ask our axis
             out, out_dims = prim.batch(vals, dims, axis=self.axis, **params)
+            if prim.multiple_results:
+                return [BatchTracer(self, o, d) for o, d in zip(out, out_dims)]
             return BatchTracer(self, out, out_dims)
         if all(d is None for d in dims):
             out = prim.bind(*vals, **params)

@@ -6,6 +6,7 @@ from fx.prims import (  # noqa: F401
     linalg,
     random_bits,
     reductions,
+    scan,
     shape,
     special,
 )
