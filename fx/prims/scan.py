@@ -6,15 +6,11 @@
 (in step order, also with ``reverse=True``, which walks the steps from the last). The
 values the body closes over are ``consts`` operands, so outer transforms see them.
 
-* impl: a Python loop over the body's compiled code, ys written into preallocated arrays;
-* jvp: one scan over primal and tangent carries (which carries get non-zero tangents is
-  a fixpoint over the body);
-* vjp: a scan recomputes the forward pass stacking each step's incoming carry, then a
-  reverse scan of the body's vjp accumulates the consts' cotangents in its carry. Both
-  are ``scan_p``, so they differentiate again;
-* batch: the batched body, consts and carries batched at 0, xs and ys at 1 (which
-  carries are batched is a fixpoint);
-* emit (jit): a ``for`` loop calling the body's generated function.
+Rules: impl and emit (jit) are a ``for`` loop calling the body's generated function,
+ys written into preallocated arrays; jvp and batch scan a transformed body (which carries
+get non-zero tangents, or are batched, is a fixpoint); vjp recomputes the carries with a
+scan and runs the body's vjp in a reverse scan, summing the consts' cotangents in its
+carry, so it can be differentiated again.
 
 Example:
     >>> import fx, fx.numpy as fnp
@@ -57,7 +53,7 @@ def _pick(values, flags) -> list:
     return [v for v, f in zip(values, flags) if f]
 
 
-def _inexact(aval) -> bool:
+def _inexact(aval) -> bool:  # the dtypes that carry derivatives
     return aval.dtype.kind in "fc"
 
 
@@ -98,31 +94,26 @@ def _level(values) -> int:
     return -1 if top is None else top.main.level
 
 
+def _fixpoint(make, flags, nc: int, nk: int):
+    """Rerun ``make(flags) -> (graph, consts, carry flags out, y flags)`` until each carry's
+    flag (non-zero tangent, batched) covers its output's: at most ``nk + 1`` rounds."""
+    while True:
+        graph, consts, carry_out, y_out = make(flags)
+        grown = [a or b for a, b in zip(flags[nc:nc + nk], carry_out)]
+        if grown == flags[nc:nc + nk]:
+            return graph, consts, flags, y_out
+        flags = flags[:nc] + grown + flags[nc + nk:]
+
+
 def _taker(args):
     it = iter(args)
     return lambda n: [next(it) for _ in range(n)]
 
 
-# --- impl: a Python loop over the body's compiled code --------------------------------------
+# --- impl: the loop as generated code, or the body op by op for a short loop ----------------
 _COMPILED: OrderedDict = OrderedDict()  # (id(body), backend, nan checks, params) -> (body, fn)
 _COMPILED_LOCK = threading.Lock()
 _COMPILE_WORK = 64  # steps x equations from which compiling the body pays off
-
-
-def _prepared(body: Graph, known=None):
-    """The optimised body, with the operands ``known`` (position -> constant) written into
-    it, without the inputs it does not read; and the positions of those it reads."""
-    from transforms.compiler.passes import optimize
-    if known:
-        env = {id(body.invars[k]): x for k, x in known.items()}
-        sub = lambda x: env.get(id(x), x) if type(x) is Var else x  # noqa: E731
-        body = Graph(body.invars, [Eqn(e.prim, [sub(x) for x in e.inputs], e.params, e.outvars,
-                                       e.source) for e in body.eqns], map(sub, body.outvars))
-    body = optimize(body)
-    used = {id(x) for e in body.eqns for x in e.inputs if type(x) is Var}
-    used.update(id(v) for v in body.outvars if type(v) is Var)
-    keep = [k for k, v in enumerate(body.invars) if id(v) in used]
-    return Graph([body.invars[k] for k in keep], body.eqns, body.outvars), keep
 
 
 def _loop_function(body: Graph, xp: str, params: dict):
@@ -237,12 +228,7 @@ def _jvp_body(body, nc, nk, nz):
 def _scan_jvp(primals, tangents, *, body, length, reverse, num_consts, num_carry):
     nc, nk = num_consts, num_carry
     nz = [type(t) is not Zero and _inexact(v.aval) for t, v in zip(tangents, body.invars)]
-    for _ in range(nk + 1):  # a carry's tangent becomes non-zero at most once
-        graph, consts_g, carry_nz, y_nz = _jvp_body(body, nc, nk, nz)
-        grown = [a or b for a, b in zip(nz[nc:nc + nk], carry_nz)]
-        if grown == nz[nc:nc + nk]:
-            break
-        nz[nc:nc + nk] = grown
+    graph, consts_g, nz, y_nz = _fixpoint(lambda flags: _jvp_body(body, nc, nk, flags), nz, nc, nk)
     c_nz, k_nz, x_nz = _split(nz, nc, nk)
     consts, init, xs = _split(primals, nc, nk)
     c_t, k_t, x_t = _split(tangents, nc, nk)
@@ -375,12 +361,8 @@ def _scan_batch(vals, dims, *, body, length, reverse, num_consts, num_carry, axi
     if not any(batched) and not _names_axis(body, axis.name):
         return scan_p.bind(*vals, **params), [None] * len(body.outvars)
     size = axis.size
-    for _ in range(nk + 1):  # a carry becomes batched at most once
-        graph, consts_g, carry_b, y_b = _batch_body(body, nc, nk, axis, batched)
-        grown = [a or b for a, b in zip(batched[nc:nc + nk], carry_b)]
-        if grown == batched[nc:nc + nk]:
-            break
-        batched[nc:nc + nk] = grown
+    graph, consts_g, batched, y_b = _fixpoint(lambda flags: _batch_body(body, nc, nk, axis, flags),
+                                              batched, nc, nk)
     consts, init, xs = _split(vals, nc, nk)
     c_d, k_d, x_d = _split(dims, nc, nk)
     consts = [move_to_front(v, d) for v, d in zip(consts, c_d)]
@@ -393,6 +375,22 @@ def _scan_batch(vals, dims, *, body, length, reverse, num_consts, num_carry, axi
 
 
 # --- emit (jit): a for loop over the body's generated function ------------------------------
+def _prepared(body: Graph, known=None):
+    """The optimised body, with the operands ``known`` (position -> constant) written into
+    it, without the inputs it does not read; and the positions of those it reads."""
+    from transforms.compiler.passes import optimize
+    if known:
+        env = {id(body.invars[k]): x for k, x in known.items()}
+        sub = lambda x: env.get(id(x), x) if type(x) is Var else x  # noqa: E731
+        body = Graph(body.invars, [Eqn(e.prim, [sub(x) for x in e.inputs], e.params, e.outvars,
+                                       e.source) for e in body.eqns], map(sub, body.outvars))
+    body = optimize(body)
+    used = {id(x) for e in body.eqns for x in e.inputs if type(x) is Var}
+    used.update(id(v) for v in body.outvars if type(v) is Var)
+    keep = [k for k, v in enumerate(body.invars) if id(v) in used]
+    return Graph([body.invars[k] for k in keep], body.eqns, body.outvars), keep
+
+
 @emitter()
 def _scan_emit(ctx, eqn, args, out=None):
     p = eqn.params
