@@ -8,10 +8,12 @@ of hyperparameters whose ``init`` / ``apply`` take and return parameter and stat
     (3,)
 """
 from nnlib import functional, init
+from nnlib.layers import attention as _attention
 from nnlib.layers import dropout as _dropout
 from nnlib.layers import linear as _linear
 from nnlib.layers import normalization as _normalization
 from nnlib.layers import recurrent as _recurrent
+from nnlib.layers.attention import *
 from nnlib.layers.dropout import *
 from nnlib.layers.linear import *
 from nnlib.layers.normalization import *
@@ -21,3 +23,4 @@ from nnlib.module import Module, Sequential, count_params, summary
 __all__ = ["functional", "init", "Module", "Sequential", "count_params", "summary"]
 __all__ += _dropout.__all__ + _linear.__all__ + _normalization.__all__
 __all__ += _recurrent.__all__
+__all__ += _attention.__all__
