@@ -17,6 +17,9 @@ is one matrix product; only ``h @ W_hh^T`` runs inside ``fx.lax.scan``.
 """
 from __future__ import annotations
 
+import numpy as np
+
+import fx
 import fx.numpy as fnp
 from fx import lax, random
 
@@ -51,9 +54,13 @@ def _lstm_step(gx, hc, w_hh, b_hh):
     h, c = hc
     n = h.shape[-1]
     g = gx + _linear(h, w_hh, b_hh)
-    i, f, o = _sigmoid(g[..., :n]), _sigmoid(g[..., n:2 * n]), _sigmoid(g[..., 3 * n:])
-    c = f * c + i * fnp.tanh(g[..., 2 * n:3 * n])
-    return o * fnp.tanh(c), c
+    # All four activations in one pass: sigmoid(v) = 0.5 * tanh(0.5 * v) + 0.5 on the i, f,
+    # o blocks and tanh(v) on the g block, i.e. ``tanh(g * s) * s + (1 - s)`` with ``s`` 0.5
+    # or 1 per block.
+    s = fx.asarray(np.repeat(np.array([0.5, 0.5, 1.0, 0.5], np.dtype(g.dtype)), n))
+    a = fnp.tanh(g * s) * s + (1.0 - s)
+    c = a[..., n:2 * n] * c + a[..., :n] * a[..., 2 * n:3 * n]
+    return a[..., 3 * n:] * fnp.tanh(c), c
 
 
 def _gru_step(gx, h, w_hh, b_hh):
@@ -218,6 +225,8 @@ def _sequence(name, kind, x, h0, params, num_layers, bidirectional, batch_first,
         for d in range(dirs):
             w_ih, w_hh, b_ih, b_hh = _layer_params(name, params, layer, d, gates, hidden,
                                                    seq.shape[-1])
+            if kind != "gru" and b_hh is not None:   # GRU's b_hn sits inside r * (...)
+                b_ih, b_hh = b_hh if b_ih is None else b_ih + b_hh, None
             gx = _linear(seq, w_ih, b_ih)   # every time step in one product
             i = layer * dirs + d
             init = (carry0[0][i], carry0[1][i]) if kind == "lstm" else carry0[i]
