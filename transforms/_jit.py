@@ -33,6 +33,7 @@ import optree
 
 from fx import tree
 from fx.array import Array, wrap
+from fx.backend import is_buffer
 from fx.config import config
 from fx.core import trace as _trace
 from fx.core.aval import ShapedArray
@@ -82,7 +83,11 @@ def _as_buffer(x, sig):
         return x._v
     if is_weak_scalar(x):
         return scalar_buffer(x, sig[1])
-    return x._buffer() if isinstance(x, Array) else x
+    if isinstance(x, Array):
+        return x._buffer()
+    # a caller's NumPy / CuPy array is copied, as fx.asarray does: it is mutable, and the
+    # results (an output that is an input, a view of one) must not change with it
+    return x.copy() if is_buffer(x) else x
 
 
 class _Pending:
@@ -201,6 +206,7 @@ class JittedFunction:
             a, k = tree.unflatten(treedef, list(xs))
             return self.fun(*self.statics.merge(a, k, static_key), **self.statics.merge_kw(
                 k, static_key))
+        flat.__name__ = self.__name__  # error messages name the user's function
         graph, consts, out_tree = make_graph_flat(flat, avals)
         if any(isinstance(c, _trace.Tracer) for c in consts):
             return _Entry(graph, out_tree, (), consts)

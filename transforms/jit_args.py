@@ -59,11 +59,11 @@ class StaticSpec:
         args = list(dyn_args)
         for i, value in key:
             if isinstance(i, int):
-                args.insert(i, value)
+                args.insert(i, value.value)
         return args
 
     def merge_kw(self, dyn_kwargs, key) -> dict:
-        return {**dyn_kwargs, **{k: v for k, v in key if isinstance(k, str)}}
+        return {**dyn_kwargs, **{k: v.value for k, v in key if isinstance(k, str)}}
 
     def _named(self, i: int) -> str:
         return f" ({self.params[i]!r})" if i < len(self.params) else ""
@@ -101,14 +101,33 @@ def _positional_names(fun) -> list[str]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _hashable(value, what: str):
+def _hashable(value, what: str) -> _Static:
     try:
-        hash(value)
+        return _Static(value)
     except TypeError:
         raise TypeError(f"jit: {what} is a {type(value).__name__}, which is not hashable; "
                         "static arguments key the cache, so they must be hashable (use a "
                         "tuple instead of a list, or make the value an array argument)") from None
-    return value
+
+
+class _Static:
+    """A static argument in a cache key: equal only to a value of the same type (``2``,
+    ``2.0`` and ``True`` are equal in Python but trace differently)."""
+
+    __slots__ = ("value", "_hash")
+
+    def __init__(self, value):
+        self.value, self._hash = value, hash(value)
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is _Static and type(self.value) is type(other.value)
+                and bool(self.value == other.value))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 def _subscripts(path) -> str:
@@ -207,7 +226,7 @@ def explain(fn, old_key, new_key, leaves) -> None:
         old_d, new_d = dict(old_static), dict(new_static)
         show = lambda d, k: repr(d[k]) if k in d else "(not passed)"  # noqa: E731
         for k in sorted(set(old_d) | set(new_d), key=str):
-            if show(old_d, k) != show(new_d, k) or old_d.get(k) != new_d.get(k):
+            if (k in old_d) != (k in new_d) or old_d.get(k) != new_d.get(k):
                 what = f"{k}{fn.statics._named(k)}" if isinstance(k, int) else repr(k)
                 reasons.append(f"static argument {what} changed from {show(old_d, k)} to "
                                f"{show(new_d, k)}")

@@ -30,7 +30,7 @@ from fx.array import Array
 from fx.backend import is_buffer
 from fx.core.aval import ShapedArray, aval_of
 from fx.core.graph import Eqn, Graph, Var
-from fx.core.trace import Trace, Tracer, new_main
+from fx.core.trace import Trace, Tracer, check_alive, new_main
 from fx.dtypes import is_weak_scalar
 
 
@@ -54,6 +54,10 @@ class GraphTracer(Tracer):
                 where = f" at {eqn.source}" if eqn.source else ""
                 return f"{self.aval.str_short()} computed by {eqn.prim.name}{where}"
         return f"{self.aval.str_short()} (an argument of the staged function)"
+
+    def concrete(self):
+        check_alive(self)  # a leaked tracer says so, not that it needs a concrete value
+        return super().concrete()
 
 
 class GraphBuilder:
@@ -167,6 +171,7 @@ def _staged(fun, args, kwargs):
     def flat(*xs):
         a, k = tree.unflatten(in_tree, list(xs))
         return fun(*a, **k)
+    flat.__name__ = _name(fun)
     return make_graph_flat(flat, avals)
 
 
