@@ -9,3 +9,4 @@ from nnlib.functional.linear import *
 from nnlib.functional.losses import *
 from nnlib.functional.normalization import *
 from nnlib.functional.recurrent import *
+from nnlib.functional.softmax import *

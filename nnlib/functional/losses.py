@@ -5,6 +5,7 @@ other value, and for input and target shapes that do not match (naming both). Lo
 written for lean gradients: ``cross_entropy`` works from ``logsumexp`` and a gather (its
 gradient is ``softmax - one_hot`` with no full-size ``log_softmax`` in between), and the
 piecewise ones carry their derivative (``huber_loss``'s is ``clip(d, -delta, delta)``).
+The examples below use this module's names.
 
 Example:
     >>> import fx.numpy as fnp, nnlib.functional as F
@@ -50,8 +51,8 @@ def _reduce(loss, reduction: str):
     return fnp.sum(loss) if reduction == "sum" else loss
 
 
-def _pair(name, input, target, reduction):
-    _check_reduction(name, reduction)
+def _pair(name, input, target, reduction, allowed=_REDUCTIONS):
+    _check_reduction(name, reduction, allowed)
     input, target = fnp.asarray(input), fnp.asarray(target)
     _same_shape(name, input, target)
     return input, target
@@ -77,8 +78,7 @@ def _class_layout(name: str, x, target, weight, ignore_index):
         if bad.size:
             raise IndexError(f"{name}: target {bad.flat[0]} is out of bounds for {n} classes")
     valid = target != ignore_index
-    safe = fnp.where(valid, target, 0)
-    return axis, n, _class_weight(name, weight, n, x), safe, valid
+    return axis, n, _class_weight(name, weight, n, x), fnp.where(valid, target, 0), valid
 
 
 def _class_weight(name: str, weight, n: int, x):
@@ -117,18 +117,16 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100,
     targets the ``"mean"`` divides by the summed weights of the counted targets.
     ``label_smoothing`` mixes the target with the uniform distribution.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.cross_entropy(fnp.asarray([[2.0, 0.0], [0.0, 2.0]]), fnp.asarray([0, 0]))
+    >>> cross_entropy(fnp.asarray([[2.0, 0.0], [0.0, 2.0]]), fnp.asarray([0, 0]))
     Array(1.1269281, dtype=float32)
     """
     name = "cross_entropy"
     _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    x, target = fnp.asarray(input), fnp.asarray(target)
-    axis = 1 if x.ndim >= 2 else 0
-    eps = float(label_smoothing)
+    x, target, eps = fnp.asarray(input), fnp.asarray(target), float(label_smoothing)
     if x.ndim and tuple(target.shape) == tuple(x.shape) and target.dtype.kind == "f":
+        axis = 1 if x.ndim >= 2 else 0
         n = x.shape[axis]
         w = _class_weight(name, weight, n, x)
         lse = _logsumexp(x, axis)
@@ -159,8 +157,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """Negative log-likelihood of integer class ``target`` under log-probabilities ``input``
     (``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``), with torch's weighting and ignore_index.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.nll_loss(fnp.log(fnp.asarray([[0.5, 0.5], [0.25, 0.75]])), fnp.asarray([0, 1]))
+    >>> nll_loss(fnp.log(fnp.asarray([[0.5, 0.5], [0.25, 0.75]])), fnp.asarray([0, 1]))
     Array(0.49041462, dtype=float32)
     """
     _check_reduction("nll_loss", reduction)
@@ -171,16 +168,23 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 # --- binary classification -----------------------------------------------------------------
+def _clamped_logs(p):
+    """``max(log p, -100)`` and ``max(log(1 - p), -100)`` (torch's), without a warning at 0."""
+    tiny = float(np.finfo(p.dtype).smallest_subnormal)  # log(tiny) < -100
+    return (fnp.maximum(fnp.log(fnp.maximum(p, tiny)), -100.0),
+            fnp.maximum(fnp.log(fnp.maximum(1.0 - p, tiny)), -100.0))
+
+
 @custom_jvp
 def _bce(p, t):
-    lp, lq = fnp.maximum(fnp.log(p), -100.0), fnp.maximum(fnp.log(1.0 - p), -100.0)
+    lp, lq = _clamped_logs(p)
     return -(t * lp + (1.0 - t) * lq)
 
 
 @_bce.defjvp
 def _bce_jvp(primals, tangents):
     (p, t), (dp, dt) = primals, tangents  # torch's: (p - t) / max(p (1 - p), 1e-12)
-    lp, lq = fnp.maximum(fnp.log(p), -100.0), fnp.maximum(fnp.log(1.0 - p), -100.0)
+    lp, lq = _clamped_logs(p)
     slope = (p - t) / fnp.maximum(p * (1.0 - p), 1e-12)
     return -(t * lp + (1.0 - t) * lq), dp * slope + dt * (lq - lp)
 
@@ -189,8 +193,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     """``-w (t log p + (1 - t) log(1 - p))`` for probabilities ``input``; the logarithms
     are clamped at -100, as torch does.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.binary_cross_entropy(fnp.asarray([0.5, 0.9]), fnp.asarray([1.0, 1.0]))
+    >>> binary_cross_entropy(fnp.asarray([0.5, 0.9]), fnp.asarray([1.0, 1.0]))
     Array(0.39925388, dtype=float32)
     """
     p, t = _pair("binary_cross_entropy", input, target, reduction)
@@ -198,27 +201,44 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
+def _bce_logits_parts(x, t):
+    m, tail = fnp.maximum(x, 0), fnp.log1p(fnp.exp(-fnp.abs(x)))
+    return (m - t * x) + tail, m, tail  # summed in this order, a loss of 1e-40 stays exact
+
+
+@custom_jvp
+def _bce_logits(x, t):
+    return _bce_logits_parts(x, t)[0]
+
+
+@_bce_logits.defjvp
+def _bce_logits_jvp(primals, tangents):
+    (x, t), (dx, dt) = primals, tangents
+    loss, m, tail = _bce_logits_parts(x, t)  # d/dx = sigmoid(x) - t, d/dt = -x
+    return loss, dx * (fnp.exp(x - (m + tail)) - t) - dt * x
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean",
                                      pos_weight=None):
     """``binary_cross_entropy(sigmoid(input), target)`` computed stably from the logits:
-    ``(1 - t) x - (1 + (pos_weight - 1) t) logsigmoid(x)``.
+    ``(1 - t) x - (1 + (pos_weight - 1) t) logsigmoid(x)`` (torch's).
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.binary_cross_entropy_with_logits(fnp.asarray([0.0, 100.0]), fnp.asarray([1.0, 0.0]))
+    >>> binary_cross_entropy_with_logits(fnp.asarray([0.0, 100.0]), fnp.asarray([1.0, 0.0]))
     Array(50.346573, dtype=float32)
     """
     x, t = _pair("binary_cross_entropy_with_logits", input, target, reduction)
     t = t.astype(x.dtype)
-    log_weight = 1.0 if pos_weight is None else (fnp.asarray(pos_weight) - 1.0) * t + 1.0
-    loss = (1.0 - t) * x - log_weight * logsigmoid(x)
+    if pos_weight is None:
+        loss = _bce_logits(x, t)
+    else:
+        loss = (1.0 - t) * x - ((fnp.asarray(pos_weight) - 1.0) * t + 1.0) * logsigmoid(x)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
 def soft_margin_loss(input, target, reduction: str = "mean"):
     """``log(1 + exp(-y x))`` for labels ``y`` in {-1, 1}.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.soft_margin_loss(fnp.asarray([0.0]), fnp.asarray([1.0]))
+    >>> soft_margin_loss(fnp.asarray([0.0]), fnp.asarray([1.0]))
     Array(0.6931472, dtype=float32)
     """
     x, y = _pair("soft_margin_loss", input, target, reduction)
@@ -229,8 +249,7 @@ def soft_margin_loss(input, target, reduction: str = "mean"):
 def mse_loss(input, target, reduction: str = "mean"):
     """``(input - target)^2``.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.mse_loss(fnp.asarray([0.0, 1.0]), fnp.asarray([2.0, 1.0]), reduction="sum")
+    >>> mse_loss(fnp.asarray([0.0, 1.0]), fnp.asarray([2.0, 1.0]), reduction="sum")
     Array(4., dtype=float32)
     """
     x, t = _pair("mse_loss", input, target, reduction)
@@ -241,8 +260,7 @@ def mse_loss(input, target, reduction: str = "mean"):
 def l1_loss(input, target, reduction: str = "mean"):
     """``|input - target|``.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.l1_loss(fnp.asarray([0.0, 1.0]), fnp.asarray([2.0, 1.0]), reduction="none")
+    >>> l1_loss(fnp.asarray([0.0, 1.0]), fnp.asarray([2.0, 1.0]), reduction="none")
     Array([2., 0.], dtype=float32)
     """
     x, t = _pair("l1_loss", input, target, reduction)
@@ -270,8 +288,7 @@ def _huber(delta: float, scale: float):
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     """``d^2 / 2`` where ``|d| < delta``, else ``delta (|d| - delta / 2)``; ``d = input - target``.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.huber_loss(fnp.asarray([0.5, 3.0]), fnp.zeros(2), reduction="none")
+    >>> huber_loss(fnp.asarray([0.5, 3.0]), fnp.zeros(2), reduction="none")
     Array([0.125, 2.5  ], dtype=float32)
     """
     if not delta > 0:
@@ -284,8 +301,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     """``d^2 / (2 beta)`` where ``|d| < beta``, else ``|d| - beta / 2`` (``l1_loss`` at
     ``beta = 0``).
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.smooth_l1_loss(fnp.asarray([0.5, 3.0]), fnp.zeros(2), reduction="none")
+    >>> smooth_l1_loss(fnp.asarray([0.5, 3.0]), fnp.zeros(2), reduction="none")
     Array([0.125, 2.5  ], dtype=float32)
     """
     if beta < 0:
@@ -302,14 +318,11 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
     (``target`` too when ``log_target``); ``0 log 0 = 0``. ``reduction="batchmean"`` divides
     the sum by the batch size (the true KL divergence); ``"mean"`` averages every element.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
     >>> p = fnp.asarray([[0.5, 0.5]])
-    >>> F.kl_div(fnp.log(p), p, reduction="batchmean")
+    >>> kl_div(fnp.log(p), p, reduction="batchmean")
     Array(0., dtype=float32)
     """
-    _check_reduction("kl_div", reduction, _REDUCTIONS + ("batchmean",))
-    x, t = fnp.asarray(input), fnp.asarray(target)
-    _same_shape("kl_div", x, t)
+    x, t = _pair("kl_div", input, target, reduction, _REDUCTIONS + ("batchmean",))
     if log_target:
         loss = fnp.exp(t) * (t - x)
     else:
@@ -325,9 +338,8 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
     """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos - margin)`` where it is -1;
     the cosine is taken along the last dimension (torch's, with its 1e-12 guard).
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
     >>> x = fnp.asarray([[1.0, 0.0], [1.0, 0.0]])
-    >>> F.cosine_embedding_loss(x, x, fnp.asarray([1, -1]), reduction="none")
+    >>> cosine_embedding_loss(x, x, fnp.asarray([1, -1]), reduction="none")
     Array([0., 1.], dtype=float32)
     """
     _check_reduction("cosine_embedding_loss", reduction)
@@ -347,8 +359,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
 def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: str = "mean"):
     """``max(0, -y (x1 - x2) + margin)``.
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.margin_ranking_loss(fnp.asarray([1.0, 1.0]), fnp.asarray([0.0, 0.0]),
+    >>> margin_ranking_loss(fnp.asarray([1.0, 1.0]), fnp.asarray([0.0, 0.0]),
     ...                       fnp.asarray([1.0, -1.0]), reduction="none")
     Array([0., 1.], dtype=float32)
     """
@@ -361,8 +372,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, reduction: 
 def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean"):
     """``x`` where ``target == 1``, ``max(0, margin - x)`` where it is -1 (torch's).
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
-    >>> F.hinge_embedding_loss(fnp.asarray([0.3, 0.3]), fnp.asarray([1, -1]), reduction="none")
+    >>> hinge_embedding_loss(fnp.asarray([0.3, 0.3]), fnp.asarray([1, -1]), reduction="none")
     Array([0.3, 0.7], dtype=float32)
     """
     x, y = _pair("hinge_embedding_loss", input, target, reduction)
@@ -375,9 +385,8 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     """``max(d(a, p) - d(a, n) + margin, 0)`` with ``d = pairwise_distance`` (``swap``: use
     the smaller of ``d(a, n)`` and ``d(p, n)``).
 
-    >>> import fx.numpy as fnp, nnlib.functional as F
     >>> a = fnp.asarray([[0.0, 0.0]])
-    >>> F.triplet_margin_loss(a, a, fnp.asarray([[3.0, 4.0]]), margin=6.0, eps=0.0)
+    >>> triplet_margin_loss(a, a, fnp.asarray([[3.0, 4.0]]), margin=6.0, eps=0.0)
     Array(1., dtype=float32)
     """
     _check_reduction("triplet_margin_loss", reduction)
