@@ -174,12 +174,34 @@ def test_donation_is_ignored_under_outer_transforms():
     np.testing.assert_array_equal(np.asarray(x), M.astype(np.float64))
 
 
+@pytest.mark.parametrize("static, donated", [((0, 1), 2), ((1,), 3), (-2, 3), ((-4, 2), 3),
+                                             ((0, 2), 3)])
+def test_the_donated_argument_is_the_one_named_among_static_ones(static, donated):
+    def f(a, b, c, d):
+        return a * 1.0 + b * 2.0 + c * 3.0 + d * 4.0
+    nums = [i % 4 for i in ((static,) if isinstance(static, int) else static)]
+    args = [float(i + 1) if i in nums else fx.asarray(M + i) for i in range(4)]
+    want = np.asarray(f(*args))
+    np.testing.assert_array_equal(
+        np.asarray(jit(f, static_argnums=static, donate_argnums=donated)(*args)), want)
+    for i, a in enumerate(args):
+        if i == donated:
+            with pytest.raises(fx.errors.DonatedArrayError):
+                a + 1.0
+        else:
+            a + 1.0  # still usable
+
+
 def test_static_and_donated_together_is_an_error():
     for kwargs in ({"static_argnums": 1}, {"static_argnames": "n"}):
         with pytest.raises(ValueError, match="argument 1 is both static and donated"):
             jit(lambda x, n: x, donate_argnums=1, **kwargs)
+    with pytest.raises(ValueError, match="argument 1 is both static and donated"):
+        jit(lambda x, n: x, static_argnums=-1, donate_argnums=1)
     with pytest.raises(TypeError, match="donate_argnums"):
         jit(lambda x: x, donate_argnums=-1)
+    with pytest.raises(ValueError, match="counts from the end"):
+        jit(lambda *xs: xs, static_argnums=-1)  # which argument it is depends on the call
 
 
 # --- the memory plan, read from the generated source ------------------------------------------

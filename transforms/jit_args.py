@@ -31,7 +31,13 @@ class StaticSpec:
             raise TypeError(f"jit: static_argnums must be ints, got {static_argnums!r}")
         if not all(isinstance(n, str) for n in names):
             raise TypeError(f"jit: static_argnames must be strings, got {static_argnames!r}")
-        self.params = _positional_names(fun)
+        self.params, fixed = _positional_names(fun)
+        if any(i < 0 for i in nums):  # from the end of the parameters, as in JAX
+            if not fixed or not all(-len(self.params) <= i for i in nums):
+                raise ValueError(f"jit: static_argnums {static_argnums!r} counts from the end, "
+                                 "which needs a function with a fixed number of positional "
+                                 "parameters (and no more than it has)")
+            nums = tuple(i % len(self.params) for i in nums)
         for i in nums:  # a static position is static by name too, and the reverse
             if 0 <= i < len(self.params):
                 names += (self.params[i],)
@@ -65,6 +71,13 @@ class StaticSpec:
     def merge_kw(self, dyn_kwargs, key) -> dict:
         return {**dyn_kwargs, **{k: v.value for k, v in key if isinstance(k, str)}}
 
+    def position(self, i: int) -> int:
+        """The position among all the arguments of dynamic positional argument ``i``."""
+        for s in self.nums:  # (sorted)
+            if s <= i:
+                i += 1
+        return i
+
     def _named(self, i: int) -> str:
         return f" ({self.params[i]!r})" if i < len(self.params) else ""
 
@@ -73,10 +86,7 @@ class StaticSpec:
         where, *rest = path
         if where == 1:
             return f"argument {rest[0]!r}" + _subscripts(rest[1:])
-        i = rest[0] if rest else 0
-        for s in self.nums:  # positions count static arguments too
-            if s <= i:
-                i += 1
+        i = self.position(rest[0] if rest else 0)
         name = f" ({self.params[i]!r})" if i < len(self.params) else ""
         return f"argument {i}{name}" + _subscripts(rest[1:])
 
@@ -92,13 +102,17 @@ def _as_tuple(value, kind: type, what: str, kinds: str) -> tuple:
                         f"{value!r}") from None
 
 
-def _positional_names(fun) -> list[str]:
+def _positional_names(fun) -> tuple[list[str], bool]:
+    """The names of ``fun``'s positional parameters, and whether they are all it takes
+    positionally (no signature, or ``*args``: not)."""
     try:
         sig = inspect.signature(fun)
     except (TypeError, ValueError):
-        return []
+        return [], False
+    kinds = [p.kind for p in sig.parameters.values()]
     return [p.name for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)], \
+        inspect.Parameter.VAR_POSITIONAL not in kinds
 
 
 def _hashable(value, what: str) -> _Static:
@@ -152,8 +166,7 @@ def donated_leaves(treedef, donate_argnums, sigs, statics: StaticSpec) -> tuple[
     arg_trees = treedef.children()[0].children()
     start, out = 0, []
     for i, sub in enumerate(arg_trees):
-        original = i + sum(1 for s in statics.nums if s <= i)
-        if original in donate_argnums:
+        if statics.position(i) in donate_argnums:
             out += [j for j in range(start, start + sub.num_leaves) if not sigs[j][2]]
         start += sub.num_leaves
     return tuple(out)
