@@ -1,6 +1,7 @@
 """Primitive declarations, one family per file. Importing this package registers them all."""
 from fx.prims import (  # noqa: F401
     collectives,
+    cond,
     elementwise,
     indexing,
     linalg,
@@ -9,4 +10,5 @@ from fx.prims import (  # noqa: F401
     scan,
     shape,
     special,
+    while_loop,
 )
