@@ -10,6 +10,7 @@ of hyperparameters whose ``init`` / ``apply`` take and return parameter and stat
 from nnlib import functional, init
 from nnlib.layers import activations as _activations
 from nnlib.layers import attention as _attention
+from nnlib.layers import conv as _conv
 from nnlib.layers import dropout as _dropout
 from nnlib.layers import linear as _linear
 from nnlib.layers import losses as _losses
@@ -17,6 +18,7 @@ from nnlib.layers import normalization as _normalization
 from nnlib.layers import recurrent as _recurrent
 from nnlib.layers.activations import *
 from nnlib.layers.attention import *
+from nnlib.layers.conv import *
 from nnlib.layers.dropout import *
 from nnlib.layers.linear import *
 from nnlib.layers.losses import *
@@ -29,3 +31,4 @@ __all__ += _dropout.__all__ + _linear.__all__ + _normalization.__all__
 __all__ += _recurrent.__all__
 __all__ += _attention.__all__
 __all__ += _activations.__all__ + _losses.__all__
+__all__ += _conv.__all__

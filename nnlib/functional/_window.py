@@ -1,0 +1,150 @@
+"""Sliding windows over spatial axes, shared by convolution and pooling (private).
+
+A ``Window`` describes windows of ``kernel`` taps, ``dilation`` apart, every ``stride``
+elements of a spatial extent ``size`` padded by ``pads`` (``(lo, hi)`` per axis), with
+``out`` windows per axis. Three operations, all made of fx's static shape primitives
+(no Python loop over pixels: one strided slice per kernel tap):
+
+* ``pad_spatial``: the padded input (one ``pad``);
+* ``taps``: one strided view per kernel tap (``prod(kernel)`` slices of the padded input;
+  tap ``i`` of window ``o`` is element ``o * stride + i * dilation``);
+* ``place``: the adjoint of ``taps`` (the col2im of a convolution's input gradient, the
+  scatter of a pooling gradient): the sum of every tap's array put back where that tap
+  read. Taps whose offsets share ``offset // stride`` cover disjoint, interleaved
+  positions, so they are interleaved by a stack and a reshape, and each such group costs
+  one ``pad`` and one add: non-overlapping pooling windows take one group, a stride-1
+  convolution one group per tap.
+
+Arrays may have any layout: ``axes`` names the spatial axes (consecutive).
+
+Example:
+    >>> import fx.numpy as fnp
+    >>> from nnlib.functional._window import Window, taps, place
+    >>> win = Window.make((4,), (2,), (2,), (1,), ((0, 0),))
+    >>> x = fnp.arange(4.0)
+    >>> [t.tolist() for t in taps(x, win, (0,))]
+    [[0.0, 2.0], [1.0, 3.0]]
+    >>> place([fnp.ones(2), None], win, (0,)).tolist()
+    [1.0, 0.0, 1.0, 0.0]
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+import fx.numpy as fnp
+from fx import lax
+from fx.prims.shape import pad_p
+
+
+class Window(NamedTuple):
+    size: tuple      # spatial extent of the (unpadded) input, per axis
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple      # ((lo, hi), ...): zeros (or -inf) added before the windows slide
+    out: tuple       # windows per axis
+
+    @staticmethod
+    def make(size, kernel, stride, dilation, pads, out=None) -> Window:
+        """A window; ``out`` defaults to every window that fits in the padded extent."""
+        size, kernel, stride, dilation = (tuple(int(v) for v in t)
+                                          for t in (size, kernel, stride, dilation))
+        pads = tuple((int(lo), int(hi)) for lo, hi in pads)
+        if out is None:
+            out = tuple((n + lo + hi - d * (k - 1) - 1) // s + 1 for n, k, s, d, (lo, hi)
+                        in zip(size, kernel, stride, dilation, pads))
+        return Window(size, kernel, stride, dilation, pads, tuple(int(o) for o in out))
+
+    @property
+    def taps(self) -> int:
+        return math.prod(self.kernel)
+
+    def offsets(self):
+        """Each tap's offset inside its window (row-major over the kernel)."""
+        return [tuple(i * d for i, d in zip(idx, self.dilation))
+                for idx in itertools.product(*(range(k) for k in self.kernel))]
+
+
+def _config(ndim: int, axes, per_axis):
+    config = [(0, 0, 0)] * ndim
+    for a, c in zip(axes, per_axis):
+        config[a] = c
+    return tuple(config)
+
+
+def pad_spatial(x, win: Window, axes, value=0.0):
+    """``x`` padded by ``win.pads`` on ``axes`` with ``value`` (no-op without padding)."""
+    if all(p == (0, 0) for p in win.pads):
+        return x
+    config = _config(x.ndim, axes, [(lo, hi, 0) for lo, hi in win.pads])
+    return pad_p.bind(x, np.asarray(value, x.dtype), padding_config=config)
+
+
+def taps(xp, win: Window, axes) -> list:
+    """One strided view of the padded ``xp`` per kernel tap, each with ``win.out`` on
+    ``axes``."""
+    views = []
+    for off in win.offsets():
+        start, limit, strides = [0] * xp.ndim, list(xp.shape), [1] * xp.ndim
+        for a, o, n, s in zip(axes, off, win.out, win.stride):
+            start[a], limit[a], strides[a] = o, o + (n - 1) * s + 1, s
+        if start == [0] * xp.ndim and limit == list(xp.shape):
+            views.append(xp)
+        else:
+            views.append(lax.slice(xp, start, limit, strides))
+    return views
+
+
+def _interleave(members: dict, stride, axes, like):
+    """One array from the taps of a group: ``members[r]`` goes to positions ``o * stride
+    + r``; absent ``r`` are zeros. Returns an array with ``out * stride`` on ``axes``."""
+    for t in reversed(range(len(axes))):
+        s, a = stride[t], axes[t]
+        if s == 1:
+            members = {r[:t]: v for r, v in members.items()}
+            continue
+        merged = {}
+        for head in {r[:t] for r in members}:
+            row = [members.get(head + (j,)) for j in range(s)]
+            row = [fnp.zeros_like(like) if v is None else v for v in row]
+            stacked = fnp.stack(row, axis=a + 1)
+            shape = list(stacked.shape)
+            shape[a:a + 2] = [shape[a] * s]
+            merged[head] = stacked.reshape(shape)
+        members = merged
+        like = next(iter(members.values()))
+    return members[()]
+
+
+def place(parts, win: Window, axes, like=None):
+    """The adjoint of ``taps`` followed by the crop of the padding: ``sum_k`` of
+    ``parts[k]`` put where tap ``k`` read, as an unpadded input (``None`` parts are zero).
+    ``like`` gives shape and dtype when every part is ``None``."""
+    groups: dict = {}
+    for off, part in zip(win.offsets(), parts):
+        if part is not None:
+            q = tuple(o // s for o, s in zip(off, win.stride))
+            r = tuple(o % s for o, s in zip(off, win.stride))
+            groups.setdefault(q, {})[r] = part
+    total = None
+    for q, members in groups.items():
+        template = next(iter(members.values()))
+        block = _interleave(members, win.stride, axes, template)
+        per_axis = []
+        for a, qq, s, n, (lo, _) in zip(axes, q, win.stride, win.size, win.pads):
+            start = qq * s - lo
+            per_axis.append((start, n - start - block.shape[a], 0))
+        if any(c != (0, 0, 0) for c in per_axis):
+            config = _config(block.ndim, axes, per_axis)
+            block = pad_p.bind(block, np.zeros((), block.dtype), padding_config=config)
+        total = block if total is None else total + block
+    if total is None:
+        shape = list(like.shape)
+        for a, n in zip(axes, win.size):
+            shape[a] = n
+        return fnp.zeros(tuple(shape), like.dtype)
+    return total
