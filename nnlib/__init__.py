@@ -15,6 +15,7 @@ from nnlib.layers import dropout as _dropout
 from nnlib.layers import linear as _linear
 from nnlib.layers import losses as _losses
 from nnlib.layers import normalization as _normalization
+from nnlib.layers import pooling as _pooling
 from nnlib.layers import recurrent as _recurrent
 from nnlib.layers.activations import *
 from nnlib.layers.attention import *
@@ -23,6 +24,7 @@ from nnlib.layers.dropout import *
 from nnlib.layers.linear import *
 from nnlib.layers.losses import *
 from nnlib.layers.normalization import *
+from nnlib.layers.pooling import *
 from nnlib.layers.recurrent import *
 from nnlib.module import Module, Sequential, count_params, summary
 
@@ -31,4 +33,4 @@ __all__ += _dropout.__all__ + _linear.__all__ + _normalization.__all__
 __all__ += _recurrent.__all__
 __all__ += _attention.__all__
 __all__ += _activations.__all__ + _losses.__all__
-__all__ += _conv.__all__
+__all__ += _conv.__all__ + _pooling.__all__
