@@ -9,7 +9,7 @@ import fx.numpy as fnp
 from fx import lax
 from fx.testing import check_grads
 from tests.helpers import close, f64
-from transforms import grad, hessian, jacfwd, jacrev, jit, jvp, linearize, vjp, vmap
+from transforms import custom_jvp, grad, hessian, jacfwd, jacrev, jit, jvp, linearize, vjp, vmap
 
 RNG = np.random.default_rng(0)
 X = f64(RNG.standard_normal(3))
@@ -179,20 +179,51 @@ def test_nested_vmap_and_cond_inside_cond():
     close(vmap(grad(f))(xs[1]), [10.0, 10.0])
 
 
+def test_collectives_in_branches_reduce_over_the_callers_axis():
+    xs = f64([1.0, 2.0, 3.0])
+    f = lambda x: lax.cond(x > 1.5, lambda v: v / lax.psum(v, "i"), lambda v: v * 0, x)
+    close(vmap(f, axis_name="i")(xs), [0.0, 2 / 6, 3 / 6])
+    g = lambda x: lax.cond(True, lambda v: v + lax.axis_index("i").astype(v.dtype),
+                           lambda v: v, x)
+    close(vmap(g, axis_name="i")(xs), [1.0, 3.0, 5.0])
+
+
+def test_a_custom_jvp_rule_with_a_cond_on_the_tangent_is_transposed():
+    @custom_jvp
+    def f(x):
+        return fnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):  # deliberately not sin's derivative for x <= 0
+        (x,), (t,) = primals, tangents
+        return f(x), lax.cond(x > 0, lambda u: u * fnp.cos(x), lambda u: u * 2.0, t)
+    close(grad(f)(f64(0.5)), np.cos(0.5))
+    close(grad(f)(f64(-0.5)), 2.0)
+    close(jit(grad(f))(f64(-0.5)), 2.0)
+
+
 # --- errors ---------------------------------------------------------------------------------
 def test_mismatched_branches_name_both_output_types():
     x = f64([1.0, 2.0])
     with pytest.raises(TypeError, match=r"true_fun returned f64\[\] and false_fun returned "
                                         r"f64\[2\]"):
-        lax.cond(True, lambda v: v.sum(), lambda v: v, x)
+        jit(lambda v: lax.cond(True, lambda u: u.sum(), lambda u: u, v))(x)
     with pytest.raises(TypeError, match=r"true_fun returned \(f64\[2\], f64\[2\]\) and false_fun"):
-        lax.cond(True, lambda v: (v, v), lambda v: v, x)
-    with pytest.raises(TypeError, match=r"i32\[2\]"):
-        lax.cond(True, lambda v: v, lambda v: v.astype("int32"), x)
+        grad(lambda v: lax.cond(True, lambda u: (u, u), lambda u: u, v)[0].sum())(x)
+    with pytest.raises(TypeError, match=r"true_fun returned f64\[\] and false_fun returned i32"):
+        vmap(lambda v: lax.cond(True, lambda u: u, lambda u: u.astype("int32"), v))(x)
     with pytest.raises(TypeError, match="branch 0 returned .* branch 2 returned"):
-        lax.switch(1, [lambda v: v, lambda v: v, lambda v: v[0]], x)
-    with pytest.raises(TypeError, match="branch 0 returned"):  # also under jit
-        jit(lambda v: lax.switch(1, [lambda u: u, lambda u: u[:1]], v))(x)
+        jit(lambda v: lax.switch(1, [lambda u: u, lambda u: u, lambda u: u[0]], v))(x)
+
+
+def test_eagerly_only_the_chosen_branch_is_called():
+    calls = []
+    branch = lambda name: lambda v: calls.append(name) or v * 2.0
+    assert float(lax.cond(True, branch("true"), branch("false"), f64(1.0))) == 2.0
+    assert calls == ["true"]
+    calls.clear()
+    jit(lambda v: lax.cond(v > 0, branch("true"), branch("false"), v))(f64(1.0))
+    assert sorted(calls) == ["false", "true"]  # traced once each
 
 
 def test_bad_predicates_and_indices():

@@ -10,7 +10,7 @@ import fx.numpy as fnp
 from fx import lax
 from fx.testing import check_grads
 from tests.helpers import close, f64
-from transforms import grad, hessian, jacfwd, jacrev, jit, jvp, vjp, vmap
+from transforms import custom_jvp, grad, hessian, jacfwd, jacrev, jit, jvp, vjp, vmap
 
 
 def newton_sqrt(a):
@@ -62,6 +62,22 @@ def test_pytree_carry_and_weakly_typed_initial_values():
     literal = lax.while_loop(lambda c: c[1] < 3, lambda c: (0.0, c[1] + 1), (f64(5.0), 0))
     assert literal[0].dtype == np.float64 and float(literal[0]) == 0.0
     assert jit(lambda: lax.while_loop(lambda c: c < 10, lambda c: c + 1, 0))().dtype == np.int32
+
+
+def test_a_long_eager_loop_switches_to_compiled_steps_with_the_same_results():
+    def f(x):  # 300 steps: past the point where the eager loop compiles its cond and body
+        return lax.while_loop(lambda c: c[1] < 300, lambda c: (fnp.sin(c[0]) * 0.9 + x, c[1] + 1),
+                              (x, 0), max_steps=400)
+    x = f64([0.2, -1.0])
+    v, k = f(x)
+    want = np.asarray(x)
+    for _ in range(300):
+        want = np.sin(want) * 0.9 + np.asarray(x)
+    close(v, want)
+    assert int(k) == 300
+    close(jit(f)(x)[0], want)
+    loss = lambda x: fnp.sum(f(x)[0])
+    close(grad(loss)(x), jit(grad(loss))(x))
 
 
 # --- forward mode and the reverse-mode error --------------------------------------------------
@@ -190,6 +206,26 @@ def test_vmap_of_bounded_gradients_and_gradients_of_vmap():
     close(jit(vmap(grad(f)))(xs), want)
     close(grad(lambda xs: fnp.sum(vmap(f)(xs)))(xs), want)
     close(vmap(lambda x: jvp(f, (x,), (f64(1.0),))[1])(xs), want)
+
+
+def test_collectives_in_the_body_reduce_over_the_callers_axis():
+    w = lambda x: lax.while_loop(lambda c: c[1] < 2, lambda c: (c[0] + lax.psum(c[0], "i"),
+                                                               c[1] + 1), (x, 0))[0]
+    close(vmap(w, axis_name="i")(f64([1.0, 2.0, 3.0])), [31.0, 32.0, 33.0])
+
+
+def test_a_custom_jvp_rule_with_a_bounded_loop_on_the_tangent_is_transposed():
+    @custom_jvp
+    def cube(x):
+        return x ** 3
+
+    @cube.defjvp
+    def cube_jvp(primals, tangents):  # 3 x^2 t as a loop multiplying by x twice
+        (x,), (t,) = primals, tangents
+        return cube(x), lax.while_loop(lambda c: c[1] < 3, lambda c: (c[0] * x, c[1] + 1),
+                                       (t * 3.0, 1), max_steps=5)[0]
+    close(grad(cube)(f64(2.0)), 12.0)
+    close(vmap(grad(cube))(f64([1.0, -3.0])), [3.0, 27.0])
 
 
 # --- composition with cond and jit ------------------------------------------------------------

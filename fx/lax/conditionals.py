@@ -23,6 +23,8 @@ from __future__ import annotations
 import operator
 
 from fx import tree
+from fx.array import Array
+from fx.core import trace as _trace
 from fx.core.aval import ShapedArray, aval_of
 from fx.core.elementwise import as_operand, cast
 from fx.core.staging import make_graph_flat
@@ -36,10 +38,13 @@ __all__ = ["cond", "switch", "while_loop"]
 def cond(pred, true_fun, false_fun, *operands):
     """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, as one primitive.
 
-    Both branches are traced (their outputs must agree in tree structure, shapes and
-    dtypes; a Python number output adopts the other branch's dtype), and only the chosen
-    one runs. Under ``vmap`` with a batched ``pred`` both run and the results are
-    selected per example, as in JAX.
+    Under a transform (``jit``, ``grad``, ``vmap``, ...) both branches are traced (their
+    outputs must agree in tree structure, shapes and dtypes; a Python number output
+    adopts the other branch's dtype) and only the chosen one runs; under ``vmap`` with a
+    batched ``pred`` both run and the results are selected per example, as in JAX.
+    Eagerly (no transform active) the chosen branch is simply called, which is as fast
+    as a Python ``if``; the other branch is then not traced, so a disagreement between
+    the branches shows up under the first transform.
 
     Args:
         pred: a scalar bool, or a scalar number (true when non-zero); may be traced.
@@ -182,6 +187,10 @@ def _branch_call(op, index, funs, names, operands):
     _check_callables(op, funs, names)
     ops, in_tree = tree.flatten(operands)
     ops = [as_operand(x) for x in ops]
+    if not _trace.active:  # nothing is traced: a plain call of the chosen branch
+        out = funs[int(index)](*tree.unflatten(in_tree, ops))
+        if all(type(x) is Array for x in tree.leaves(out)):
+            return out  # (a Python number output takes its dtype from the other branches)
     avals = [aval_of(x) for x in ops]
 
     def stage(f, casts=None):

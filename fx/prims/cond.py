@@ -30,14 +30,17 @@ Example:
 from __future__ import annotations
 
 import importlib
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from fx.array import Array, wrap
 from fx.backend import is_buffer
-from fx.core.ad import Zero, instantiate, loaded
+from fx.config import config
+from fx.core.ad import Zero, instantiate, is_linear, loaded
 from fx.core.aval import ShapedArray, aval_of
-from fx.core.batching import at_front, batch_size, move_to_front
+from fx.core.batching import at_front, move_to_front
 from fx.core.graph import Graph, Var, eval_graph
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import emitter
@@ -158,10 +161,21 @@ def vjp_eval(graph: Graph, args, diff, cts) -> list:
     return [Zero(aval_of(args[i])) if c is None else c for i, c in zip(wanted, got)]
 
 
-def batch_eval(graph: Graph, vals, dims, size: int) -> list:
-    """``graph`` on ``vals`` batched along ``dims`` (None: shared): ``(value, dim)`` pairs."""
+def names_axis(graphs, name) -> bool:
+    """Whether a collective over the vmap axis ``name`` is in ``graphs`` (or sub-graphs)."""
+    return name is not None and any(
+        e.params.get("axis_name") == name or names_axis(
+            [g for p in e.params.values() for g in (p if isinstance(p, tuple) else (p,))
+             if isinstance(g, Graph)], name)
+        for graph in graphs for e in graph.eqns)
+
+
+def batch_eval(graph: Graph, vals, dims, axis) -> list:
+    """``graph`` on ``vals`` batched along ``dims`` (None: shared) under a batch level of
+    the caller's ``axis`` (so collectives in it reduce over that axis): ``(value, dim)``
+    pairs."""
     vm = loaded("transforms._vmap")
-    with new_main(vm.BatchTrace, vm.AxisData(size, None)) as main:
+    with new_main(vm.BatchTrace, axis) as main:
         args = [v if d is None else vm.BatchTracer(main.trace, v, d)
                 for v, d in zip(operands(vals, in_avals(graph)), dims)]
         outs = eval_graph(graph, args)
@@ -176,7 +190,7 @@ def batch_front(x, dim, size: int, aval):
     return at_front(asarray(x, aval.dtype) if is_weak_scalar(x) else x, None, size)
 
 
-def batch_graph(graph: Graph, avals, dims, size: int, force=None):
+def batch_graph(graph: Graph, avals, dims, axis, force=None):
     """``graph`` batched: inputs of types ``avals`` batched at 0 where ``dims`` says so;
     outputs batched at 0 where they depend on the batch or ``force`` says so. Returns
     ``(graph, consts, out_batched)``."""
@@ -185,10 +199,10 @@ def batch_graph(graph: Graph, avals, dims, size: int, force=None):
     def fun(*xs):
         outs = []
         batched[:] = []
-        for j, ((o, d), a) in enumerate(zip(batch_eval(graph, xs, dims, size),
+        for j, ((o, d), a) in enumerate(zip(batch_eval(graph, xs, dims, axis),
                                             out_avals(graph))):
             batched.append(d is not None or bool(force and force[j]))
-            outs.append(batch_front(o, d, size, a) if batched[-1] else o)
+            outs.append(batch_front(o, d, axis.size, a) if batched[-1] else o)
         return outs
     new, consts = stage(fun, avals)
     return new, consts, batched
@@ -271,7 +285,7 @@ def _cond_vjp(cts, outs, primals, marks, *, branches):
         return none
     given = [c for c in cts if type(c) is not Zero]
     avals = [aval_of(x) for x in ops + given]
-    out_av = [aval_of(o) for o in outs]
+    out_av = [o.aval for o in outs]
 
     def make(i, force):
         def fun(*xs):
@@ -287,20 +301,22 @@ def _cond_vjp(cts, outs, primals, marks, *, branches):
     return [None] + [next(got) if d else None for d in diff]
 
 
-def _cond_batch(vals, dims, *, branches):
-    size = batch_size(vals, dims)
+def _cond_batch(vals, dims, *, branches, axis):
+    if all(d is None for d in dims) and not names_axis(branches, axis.name):
+        return cond_p.bind(*vals, branches=branches), [None] * len(branches[0].outvars)
+    size = axis.size
     ops = [x if d is None else move_to_front(x, d) for x, d in zip(vals[1:], dims[1:])]
     op_dims = [None if d is None else 0 for d in dims[1:]]
     if dims[0] is None:  # every example takes the same branch: a cond of batched branches
         avals = [aval_of(x) for x in ops]
         graphs, consts, union = unify(
-            lambda i, force: batch_graph(branches[i], avals, op_dims, size, force),
+            lambda i, force: batch_graph(branches[i], avals, op_dims, axis, force),
             len(branches))
         outs = cond_p.bind(vals[0], *consts, *ops, branches=graphs)
         return outs, [0 if u else None for u in union]
     # a batched index: run every branch on the whole batch, pick per example
     index = move_to_front(vals[0], dims[0])
-    results = [batch_eval(g, ops, op_dims, size) for g in branches]
+    results = [batch_eval(g, ops, op_dims, axis) for g in branches]
     outs = [select_cases(index, [batch_front(*r[j], size, a) for r in results])
             for j, a in enumerate(out_avals(branches[0]))]
     return outs, [0] * len(outs)
@@ -319,6 +335,30 @@ def optimized(graph: Graph) -> Graph:
     return importlib.import_module("transforms.compiler.passes").optimize(graph)
 
 
+_COMPILED: OrderedDict = OrderedDict()  # (id(graph), backend, debug_nans) -> (graph, fn)
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled(graph: Graph, like):
+    """``graph`` as generated code (jit's compiler): a function of buffers on the device
+    of the buffer ``like``, returning a tuple of buffers; cached while the graph is."""
+    xp = "numpy" if isinstance(like, (np.ndarray, np.generic)) else "cupy"
+    key = (id(graph), xp, config.debug_nans)
+    with _COMPILED_LOCK:
+        hit = _COMPILED.get(key)
+        if hit is not None and hit[0] is graph:
+            _COMPILED.move_to_end(key)
+            return hit[1]
+    executable = importlib.import_module("transforms.compiler.executable")
+    check = importlib.import_module("fx.debug").check_nans if config.debug_nans else None
+    fn = executable.compile_graph(optimized(graph), "step", xp=xp, check_nans=check).fn
+    with _COMPILED_LOCK:
+        _COMPILED[key] = (graph, fn)
+        while len(_COMPILED) > 64:
+            _COMPILED.popitem(last=False)
+    return fn
+
+
 @emitter()
 def _cond_emit(ctx, eqn, args, out=None):
     branches = eqn.params["branches"]
@@ -335,4 +375,16 @@ def _cond_emit(ctx, eqn, args, out=None):
     return expr
 
 
+def _cond_transpose(cts, index, *inputs, branches):
+    """A cond linear in its ``Var`` inputs (one recorded by linearize, e.g. in a custom_jvp
+    rule): its transpose is its vjp at any point, zeros for the linear inputs."""
+    point = [instantiate(Zero(x.aval)) if is_linear(x) else x for x in inputs]
+    marks = [None] + [x if is_linear(x) else None for x in inputs]
+    cts = cts if len(branches[0].outvars) > 1 else [cts]  # the backward pass's convention
+    return _cond_vjp(cts, [Zero(a) for a in out_avals(branches[0])], [index] + point, marks,
+                     branches=branches)
+
+
+_cond_batch.needs_axis = True  # collectives in the branches reduce over the caller's axis
 cond_p.jvp, cond_p.vjp, cond_p.batch, cond_p.emit = _cond_jvp, _cond_vjp, _cond_batch, _cond_emit
+cond_p.transpose = _cond_transpose

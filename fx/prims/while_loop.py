@@ -35,9 +35,10 @@ from __future__ import annotations
 import numpy as np
 
 from fx import backend
-from fx.core.ad import Zero, instantiate, loaded
+from fx.array import wrap
+from fx.core.ad import Zero, instantiate, is_linear, loaded
 from fx.core.aval import aval_of
-from fx.core.batching import batch_size, move_to_front
+from fx.core.batching import move_to_front
 from fx.core.primitive import Primitive
 from fx.core.rule_kit import emitter
 from fx.errors import op_error
@@ -45,8 +46,10 @@ from fx.prims.cond import (
     batch_eval,
     batch_front,
     batch_graph,
+    compiled,
     in_avals,
     jvp_eval,
+    names_axis,
     operands,
     optimized,
     run_graph,
@@ -93,18 +96,35 @@ def _stack_avals(avals, steps: int) -> list:
 def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts, max_steps, save):
     cc, bc, carry = _split(args, cond_nconsts, body_nconsts)
     avals = in_avals(body_graph)[body_nconsts:]
+    cc, bc = operands(cc, in_avals(cond_graph)), operands(bc, in_avals(body_graph))
     carry = operands(carry, avals)
     stacks = []
     if save:  # fresh buffers, written in place: the carry before each step
         stacks = [backend.array_module(backend.device_of(c._buffer())).zeros(a.shape, a.dtype)
                   for c, a in zip(carry, _stack_avals(avals, max_steps))]
+    test = lambda c: bool(run_graph(cond_graph, cc + c)[0])  # noqa: E731
+    step = lambda c: operands(run_graph(body_graph, bc + c), avals)  # noqa: E731
+    switch = _COMPILE_WORK // max(1, len(cond_graph.eqns) + len(body_graph.eqns))
     steps = 0
-    while (max_steps is None or steps < max_steps) and bool(run_graph(cond_graph, cc + carry)[0]):
+    while (max_steps is None or steps < max_steps) and test(carry):
         for stack, c in zip(stacks, carry):
             stack[steps] = c._buffer()
-        carry = operands(run_graph(body_graph, bc + carry), avals)
+        carry = step(carry)
         steps += 1
+        if steps == switch and carry:  # a long loop: the rest runs as generated code
+            test, step = _compiled_steps(cond_graph, body_graph, cc, bc, carry[0]._buffer())
     return to_buffers(carry, avals) + stacks
+
+
+_COMPILE_WORK = 256  # steps x equations run op by op before the loop switches to compiled code
+
+
+def _compiled_steps(cond_graph, body_graph, cc, bc, like):
+    """The loop's test and step as compiled functions of Arrays."""
+    test, step = compiled(cond_graph, like), compiled(body_graph, like)
+    cc, bc = [x._buffer() for x in cc], [x._buffer() for x in bc]
+    return (lambda c: bool(test(*cc, *[x._buffer() for x in c])[0]),
+            lambda c: [wrap(b) for b in step(*bc, *[x._buffer() for x in c])])
 
 
 while_p = Primitive("while", impl=_while_impl, abstract_eval=_while_abstract,
@@ -262,10 +282,14 @@ def _while_vjp(cts, outs, primals, marks, *, cond_graph, body_graph, cond_nconst
 
 # --- batching --------------------------------------------------------------------------------
 def _while_batch(vals, dims, *, cond_graph, body_graph, cond_nconsts, body_nconsts, max_steps,
-                 save):
+                 save, axis):
     fnp = loaded("fx.numpy")
     nc, nb = cond_nconsts, body_nconsts
-    size = batch_size(vals, dims)
+    if all(d is None for d in dims) and not names_axis([cond_graph, body_graph], axis.name):
+        outs = _bind(cond_graph, vals[:nc], body_graph, vals[nc:nc + nb], vals[nc + nb:],
+                     max_steps, save)
+        return outs, [None] * len(outs)
+    size = axis.size
     vals = [v if d is None else move_to_front(v, d) for v, d in zip(vals, dims)]
     cc, bc, init = _split(vals, nc, nb)
     cc_d, bc_d, init_d = _split([None if d is None else 0 for d in dims], nc, nb)
@@ -282,13 +306,13 @@ def _while_batch(vals, dims, *, cond_graph, body_graph, cond_nconsts, body_ncons
     for _ in range(n + 1):  # a fixpoint: leaves the body makes batched join the batch
         carry_d = [0 if b else None for b in carry_b]
         avals = [aval_of(x) for x in bc] + batched_avals(carry_av, carry_d)
-        body_g, body_c, out_b = batch_graph(body_graph, avals, bc_d + carry_d, size, carry_b)
+        body_g, body_c, out_b = batch_graph(body_graph, avals, bc_d + carry_d, axis, carry_b)
         grown = [a or b for a, b in zip(carry_b, out_b)]
         if grown == carry_b:
             break
         carry_b = grown
     cond_av = [aval_of(x) for x in cc] + batched_avals(carry_av, carry_d)
-    cond_g, cond_c, (pred_b,) = batch_graph(cond_graph, cond_av, cc_d + carry_d, size)
+    cond_g, cond_c, (pred_b,) = batch_graph(cond_graph, cond_av, cc_d + carry_d, axis)
     if not pred_b:
         init = [batch_front(x, d, size, a) if b else x
                 for x, d, a, b in zip(init, init_d, carry_av, carry_b)]
@@ -300,14 +324,14 @@ def _while_batch(vals, dims, *, cond_graph, body_graph, cond_nconsts, body_ncons
     cond_av = [aval_of(x) for x in cc] + [aval_of(x) for x in init]
 
     def any_going(*xs):
-        ((p, _),) = batch_eval(cond_graph, xs, cc_d + carry_d, size)
+        ((p, _),) = batch_eval(cond_graph, xs, cc_d + carry_d, axis)
         return [fnp.any(p)]
 
     def step(*xs):
         consts, carry = list(xs[:nc + nb]), list(xs[nc + nb:])
-        ((going, d),) = batch_eval(cond_graph, consts[:nc] + carry, cc_d + carry_d, size)
+        ((going, d),) = batch_eval(cond_graph, consts[:nc] + carry, cc_d + carry_d, axis)
         going = batch_front(going, d, size, aval_of(going))
-        new = batch_eval(body_graph, consts[nc:] + carry, bc_d + carry_d, size)
+        new = batch_eval(body_graph, consts[nc:] + carry, bc_d + carry_d, axis)
         return [fnp.where(fnp.reshape(going, (size,) + (1,) * len(a.shape)),
                           batch_front(o, d, size, a), old)
                 for (o, d), old, a in zip(new, carry, carry_av)]
@@ -351,5 +375,16 @@ def _while_emit(ctx, eqn, args, out=None):
     return ", ".join(results) + ("," if len(results) == 1 else "") if results else "()"
 
 
+def _while_transpose(cts, *inputs, **params):
+    """A bounded loop linear in its ``Var`` inputs (recorded by linearize, e.g. in a
+    custom_jvp rule): its transpose is its vjp at any point, zeros for the linear inputs."""
+    point = [instantiate(Zero(x.aval)) if is_linear(x) else x for x in inputs]
+    n_out = len(params["body_graph"].outvars) * (2 if params["save"] else 1)
+    cts = cts if n_out > 1 else [cts]  # the backward pass's convention
+    return _while_vjp(cts, None, point, [x if is_linear(x) else None for x in inputs], **params)
+
+
+_while_batch.needs_axis = True  # collectives in the loop reduce over the caller's axis
 while_p.jvp, while_p.vjp, while_p.batch, while_p.emit = (_while_jvp, _while_vjp, _while_batch,
                                                          _while_emit)
+while_p.transpose = _while_transpose
