@@ -100,15 +100,19 @@ class Sequential(Module):
     def init(self, key, *inputs):
         params, state = {}, {}
         for name, layer, k in zip(self.names, self.layers, self._keys(key)):
-            params[name], state[name] = layer.init(k, *inputs)
-            inputs = (layer.apply(params[name], state[name], *inputs)[0],)
+            params[name], layer_state = layer.init(k, *inputs)
+            inputs = (layer.apply(params[name], layer_state, *inputs)[0],)
+            if layer_state:  # stateless layers leave no entry: {} for a stateless model
+                state[name] = layer_state
         return params, state
 
     def apply(self, params, state, *inputs, key=None, train: bool = False):
         new_state = {}
         for name, layer, k in zip(self.names, self.layers, self._keys(key)):
-            out, new_state[name] = layer.apply(params[name], state[name], *inputs, key=k,
-                                               train=train)
+            out, layer_state = layer.apply(params[name], state.get(name, {}), *inputs, key=k,
+                                           train=train)
+            if layer_state:
+                new_state[name] = layer_state
             inputs = (out,)
         return (inputs[0] if len(inputs) == 1 else inputs), new_state
 
@@ -139,7 +143,7 @@ def summary(model: Module, key, *inputs) -> str:
     rows = [("(input)", "", str(tuple(inputs[0].shape)) if inputs else "", 0)]
     if isinstance(model, Sequential):
         for name, layer in zip(model.names, model.layers):
-            inputs = (layer.apply(params[name], state[name], *inputs)[0],)
+            inputs = (layer.apply(params[name], state.get(name, {}), *inputs)[0],)
             rows.append((name, layer.name, _shape_of(inputs[0]), count_params(params[name])))
     else:
         out, _ = model.apply(params, state, *inputs)
