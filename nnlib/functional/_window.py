@@ -15,7 +15,10 @@ elements of a spatial extent ``size`` padded by ``pads`` (``(lo, hi)`` per axis)
   one ``pad`` and one add: non-overlapping pooling windows take one group, a stride-1
   convolution one group per tap.
 
-Arrays may have any layout: ``axes`` names the spatial axes (consecutive).
+``window_max`` and ``window_sum`` reduce over the taps (an elementwise maximum or sum),
+with hand-written reverse rules built on ``place``; ``first_max_index`` gives pooling's
+``return_indices``. Arrays may have any layout: ``axes`` names the spatial axes
+(consecutive).
 
 Example:
     >>> import fx.numpy as fnp
@@ -29,6 +32,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import NamedTuple
@@ -38,6 +42,7 @@ import numpy as np
 import fx.numpy as fnp
 from fx import lax
 from fx.prims.shape import pad_p
+from transforms import custom_vjp
 
 
 class Window(NamedTuple):
@@ -148,3 +153,80 @@ def place(parts, win: Window, axes, like=None):
             shape[a] = n
         return fnp.zeros(tuple(shape), like.dtype)
     return total
+
+
+# --- reductions over windows, with their reverse rules ----------------------------------------
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else False
+
+
+def _first_max_parts(views, out, ct):
+    """``ct`` routed to the first tap that attains the maximum in each window (masks are
+    multiplied in: NumPy's ``where`` is many times slower than a product with a bool)."""
+    parts, remaining = [], ct
+    for v in views[:-1]:
+        part = remaining * (v >= out)
+        parts.append(part)
+        remaining = remaining - part
+    return parts + [remaining]
+
+
+@functools.lru_cache(maxsize=256)
+def window_max(win: Window, axes: tuple):
+    """The maximum over each window (padding counts as the dtype's lowest value) as a
+    function of x, whose gradient goes to the first maximal tap of each window."""
+    def pool(x):
+        return _max_of(taps(pad_spatial(x, win, axes, _lowest(x.dtype)), win, axes))
+
+    def fwd(x):
+        xp = pad_spatial(x, win, axes, _lowest(x.dtype))
+        out = _max_of(taps(xp, win, axes))
+        return out, (xp, out)
+
+    def bwd(res, ct):
+        xp, out = res
+        return (place(_first_max_parts(taps(xp, win, axes), out, ct), win, axes),)
+
+    f = custom_vjp(pool, warn_forward=False)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def _max_of(views):
+    out = views[0]
+    for v in views[1:]:
+        out = fnp.maximum(out, v)
+    return out
+
+
+def first_max_index(x, win: Window, axes, out):
+    """Flat index (into the unpadded spatial plane) of each window's first maximum."""
+    xp = pad_spatial(lax.stop_gradient(x), win, axes, _lowest(x.dtype))
+    views = taps(xp, win, axes)
+    grids = np.meshgrid(*(np.arange(o) * s - lo for o, s, (lo, _) in
+                          zip(win.out, win.stride, win.pads)), indexing="ij")
+    strides = np.cumprod((1,) + win.size[:0:-1])[::-1]
+    index = None
+    for v, off in reversed(list(zip(views, win.offsets()))):
+        flat = sum((g + o) * st for g, o, st in zip(grids, off, strides)).astype(np.int32)
+        flat = fnp.asarray(flat.reshape(flat.shape + (1,) * (x.ndim - axes[-1] - 1)))
+        index = fnp.broadcast_to(flat, out.shape) if index is None else \
+            fnp.where(v >= out, flat, index)  # the taps the gradient picks, too
+    return index
+
+
+@functools.lru_cache(maxsize=256)
+def window_sum(win: Window, axes: tuple):
+    """The sum over each (zero-padded) window as a function of x; its gradient spreads
+    the cotangent back with ``place``."""
+    def window_sum(x):
+        views = taps(pad_spatial(x, win, axes), win, axes)
+        out = views[0]
+        for v in views[1:]:
+            out = out + v
+        return out
+
+    f = custom_vjp(window_sum, warn_forward=False)
+    f.defvjp(lambda x: (window_sum(x), None), lambda res, ct: (place([ct] * win.taps, win,
+                                                                      axes),))
+    return f

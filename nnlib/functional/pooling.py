@@ -29,9 +29,8 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import lax
-from nnlib.functional._window import Window, pad_spatial, place, taps
+from nnlib.functional._window import Window, first_max_index, window_max, window_sum
 from nnlib.functional.conv import _ints
-from transforms import custom_vjp
 
 __all__ = [f"{kind}_pool{n}d" for kind in ("max", "avg", "adaptive_max", "adaptive_avg")
            for n in (1, 2, 3)] + [f"max_unpool{n}d" for n in (1, 2, 3)] + [
@@ -40,10 +39,6 @@ __all__ = [f"{kind}_pool{n}d" for kind in ("max", "avg", "adaptive_max", "adapti
 
 def _spatial(x, nd: int, cl: bool) -> tuple:
     return tuple(range(1, 1 + nd)) if cl else tuple(range(2, 2 + nd))
-
-
-def _lowest(dtype):
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else False
 
 
 def _check_input(name: str, x, nd: int, cl: bool):
@@ -93,59 +88,6 @@ def _window(name, x, nd, cl, kernel_size, stride, padding, dilation, ceil_mode) 
 
 
 # --- max pooling -----------------------------------------------------------------------------
-def _first_max_parts(views, out, ct):
-    """``ct`` routed to the first tap that attains the maximum in each window (masks are
-    multiplied in: NumPy's ``where`` is many times slower than a product with a bool)."""
-    parts, remaining = [], ct
-    for v in views[:-1]:
-        part = remaining * (v >= out)
-        parts.append(part)
-        remaining = remaining - part
-    return parts + [remaining]
-
-
-@functools.lru_cache(maxsize=256)
-def _max_pool_fn(win: Window, axes: tuple):
-    def pool(x):
-        return _max_of(taps(pad_spatial(x, win, axes, _lowest(x.dtype)), win, axes))
-
-    def fwd(x):
-        xp = pad_spatial(x, win, axes, _lowest(x.dtype))
-        out = _max_of(taps(xp, win, axes))
-        return out, (xp, out)
-
-    def bwd(res, ct):
-        xp, out = res
-        return (place(_first_max_parts(taps(xp, win, axes), out, ct), win, axes),)
-
-    f = custom_vjp(pool, warn_forward=False)
-    f.defvjp(fwd, bwd)
-    return f
-
-
-def _max_of(views):
-    out = views[0]
-    for v in views[1:]:
-        out = fnp.maximum(out, v)
-    return out
-
-
-def _argmax_indices(x, win: Window, axes, out):
-    """Flat index (into the unpadded spatial plane) of each window's first maximum."""
-    xp = pad_spatial(lax.stop_gradient(x), win, axes, _lowest(x.dtype))
-    views = taps(xp, win, axes)
-    grids = np.meshgrid(*(np.arange(o) * s - lo for o, s, (lo, _) in
-                          zip(win.out, win.stride, win.pads)), indexing="ij")
-    strides = np.cumprod((1,) + win.size[:0:-1])[::-1]
-    index = None
-    for v, off in reversed(list(zip(views, win.offsets()))):
-        flat = sum((g + o) * st for g, o, st in zip(grids, off, strides)).astype(np.int32)
-        flat = fnp.asarray(flat.reshape(flat.shape + (1,) * (x.ndim - axes[-1] - 1)))
-        index = fnp.broadcast_to(flat, out.shape) if index is None else \
-            fnp.where(v < out, index, flat)
-    return index
-
-
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               cl):
     name = f"max_pool{nd}d"
@@ -153,29 +95,14 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     xc, unbatched = _canonical(x, nd, cl)
     axes = _spatial(xc, nd, cl)
     win = _window(name, xc, nd, cl, kernel_size, stride, padding, dilation, ceil_mode)
-    out = _max_pool_fn(win, axes)(xc)
+    out = window_max(win, axes)(xc)
     if not return_indices:
         return _restore(out, unbatched, cl)
-    indices = _argmax_indices(xc, win, axes, out)
+    indices = first_max_index(xc, win, axes, out)
     return _restore(out, unbatched, cl), _restore(indices, unbatched, cl)
 
 
 # --- average pooling ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=256)
-def _window_sum_fn(win: Window, axes: tuple):
-    def window_sum(x):
-        views = taps(pad_spatial(x, win, axes), win, axes)
-        out = views[0]
-        for v in views[1:]:
-            out = out + v
-        return out
-
-    f = custom_vjp(window_sum, warn_forward=False)
-    f.defvjp(lambda x: (window_sum(x), None), lambda res, ct: (place([ct] * win.taps, win,
-                                                                      axes),))
-    return f
-
-
 def _divisor(win: Window, padding, count_include_pad: bool):
     """Per-window element counts (PyTorch's): the padding counts unless excluded, the
     ceil-mode overhang never does."""
@@ -198,7 +125,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     xc, unbatched = _canonical(x, nd, cl)
     axes = _spatial(xc, nd, cl)
     win = _window(name, xc, nd, cl, kernel_size, stride, padding, 1, ceil_mode)
-    total = _window_sum_fn(win, axes)(xc)
+    total = window_sum(win, axes)(xc)
     if divisor_override is not None:
         out = total / divisor_override
     else:
@@ -243,7 +170,7 @@ def _adaptive_avg(nd, input, output_size, cl):
     if all(n % o == 0 for n, o in zip(size, out)):  # regular windows
         k = tuple(n // o for n, o in zip(size, out))
         win = Window.make(size, k, k, (1,) * nd, ((0, 0),) * nd)
-        y = _window_sum_fn(win, axes)(xc) / float(np.prod(k))
+        y = window_sum(win, axes)(xc) / float(np.prod(k))
         return _restore(y, unbatched, cl)
     y = xc
     for a, n, o in zip(axes, size, out):  # separable: one averaging matrix per axis
@@ -264,10 +191,10 @@ def _adaptive_max(nd, input, output_size, return_indices, cl):
     if all(n % o == 0 for n, o in zip(size, out)):
         k = tuple(n // o for n, o in zip(size, out))
         win = Window.make(size, k, k, (1,) * nd, ((0, 0),) * nd)
-        y = _max_pool_fn(win, axes)(xc)
+        y = window_max(win, axes)(xc)
         if not return_indices:
             return _restore(y, unbatched, cl)
-        idx = _argmax_indices(xc, win, axes, y)
+        idx = first_max_index(xc, win, axes, y)
         return _restore(y, unbatched, cl), _restore(idx, unbatched, cl)
     # irregular windows: per axis, gather every window (padded by repeating its last
     # element) and take the maximum; the indices follow the argmax of each axis
