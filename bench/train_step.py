@@ -18,6 +18,7 @@ import numpy as np
 
 import fx
 import fx.numpy as fnp
+import nnlib.functional as F
 from bench.common import compare
 from fx import tree
 from transforms import jit, value_and_grad
@@ -36,8 +37,7 @@ def init(seed=0):
 
 
 def loss(params, x, y):
-    z = x @ params["w1"] + params["b1"]
-    h = fnp.where(z > 0, z, 0.0)
+    h = F.relu(x @ params["w1"] + params["b1"])
     logits = h @ params["w2"] + params["b2"]
     logp = logits - fnp.logsumexp(logits, axis=1, keepdims=True)
     return -fnp.mean(fnp.take_along_axis(logp, y[:, None], axis=1))
