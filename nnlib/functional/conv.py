@@ -9,9 +9,11 @@ groups=1, dilation=1)``: weight ``(C, out / groups, *kernel)``; it is the adjoin
 input gradient) of the convolution with the same weight and geometry.
 
 Layout: ``channels_last=True`` takes and returns ``(N, *spatial, C)`` arrays (weights keep
-PyTorch's layout). Channels-first inputs are processed as ``(C, N, *spatial)`` views, so a
+PyTorch's layout). Channels-first inputs are processed as ``(C, *spatial, N)`` views, so a
 network of these functions keeps its activations in that memory layout throughout (the
-views cost nothing) and every convolution is one matrix product.
+views cost nothing): the batch innermost makes the strided copies of the im2col, the
+col2im and the pools long and contiguous, the fastest layout for training batches;
+channels-last (channel innermost) is faster for batches of one or two.
 
 How: the im2col matrix comes from one strided slice per kernel tap and one stack, then a
 single matrix product (per group). The derivatives are written by hand (``custom_vjp``):
@@ -49,12 +51,12 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 
 # --- the im2col matrix and the three products, in two canonical layouts ------------------
-# channels-first: x is (C, N, *S); im2col (groups, taps * C/g [+ 1], N * prod(So))
+# channels-first: x is (C, *S, N); im2col (groups, taps * C/g [+ 1], prod(So) * N)
 # channels-last:  x is (N, *S, C); im2col (N * prod(So), groups, taps * C/g [+ 1])
 # Rows/columns run tap-major; the optional last one is ones, for the bias, so that the
 # bias is added by the product and its gradient comes out of the weight gradient's.
 def _axes(win: Window, cl: bool):
-    return tuple(range(1, 1 + len(win.size))) if cl else tuple(range(2, 2 + len(win.size)))
+    return tuple(range(1, 1 + len(win.size)))
 
 
 def _mm(a, b, ca: int, cb: int, groups: int, ga: int = 0, gb: int = 0):
@@ -71,7 +73,7 @@ def _mm(a, b, ca: int, cb: int, groups: int, ga: int = 0, gb: int = 0):
 def _im2col(x, win: Window, groups: int, cl: bool, ones: bool):
     axes = _axes(win, cl)
     views = taps(pad_spatial(x, win, axes), win, axes)
-    rows = math.prod(win.out) * (x.shape[0] if cl else x.shape[1])
+    rows = math.prod(win.out) * (x.shape[0] if cl else x.shape[-1])
     if cl:
         lead, c = x.shape[0], x.shape[-1]
         views = [v.reshape(lead, *win.out, groups, c // groups) for v in views]
@@ -79,10 +81,10 @@ def _im2col(x, win: Window, groups: int, cl: bool, ones: bool):
             views.append(fnp.ones((lead, *win.out, groups, 1), x.dtype))
         p = fnp.concatenate(views, axis=-1) if len(views) > 1 else views[0]
         return p.reshape(rows, groups, p.shape[-1])
-    c, lead = x.shape[:2]
-    views = [v.reshape(groups, c // groups, lead, *win.out) for v in views]
+    c, n = x.shape[0], x.shape[-1]
+    views = [v.reshape(groups, c // groups, *win.out, n) for v in views]
     if ones:
-        views.append(fnp.ones((groups, 1, lead, *win.out), x.dtype))
+        views.append(fnp.ones((groups, 1, *win.out, n), x.dtype))
     p = fnp.concatenate(views, axis=1) if len(views) > 1 else views[0]
     return p.reshape(groups, p.shape[1], rows)
 
@@ -113,7 +115,7 @@ def _forward(x, w, b, win, groups, cl):
         out = _mm(p, wm, 2, 1, groups, 1, 0)  # (g, rows, o/g)
         out = out.transpose((1, 0, 2)) if groups > 1 else out
         return out.reshape(x.shape[0], *win.out, o), p
-    return _mm(wm, p, 2, 1, groups).reshape(o, x.shape[1], *win.out), p
+    return _mm(wm, p, 2, 1, groups).reshape(o, *win.out, x.shape[-1]), p
 
 
 def _weight_grad(y, p, w_shape, groups, cl, bias: bool):
@@ -146,8 +148,8 @@ def _transpose(y, w, win, groups, cl):
         parts = [v.transpose(perm) if groups > 1 else v[0][..., None, :] for v in parts]
         out = place(parts, win, _axes(win, True))
         return out.reshape(*out.shape[:-2], groups * cg)
-    n = y.shape[1]  # parts (g, cg, n, *out), spatial axes 3..
-    d = _mm(wm, ym, 1, 1, groups).reshape(groups, k, cg, n, *win.out)
+    n = y.shape[-1]  # parts (g, cg, *out, n), spatial axes 2..
+    d = _mm(wm, ym, 1, 1, groups).reshape(groups, k, cg, *win.out, n)
     parts = [lax.index_in_dim(d, i, 1, keepdims=False) for i in range(k)]
     out = place(parts, win, tuple(a + 1 for a in _axes(win, False)))
     return out.reshape(groups * cg, *out.shape[2:])
@@ -213,8 +215,8 @@ def _canonical(x, nd: int, cl: bool):
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = fnp.expand_dims(x, 0)
-    if not cl:
-        x = x.transpose((1, 0, *range(2, x.ndim)))
+    if not cl:  # (N, C, *S) -> (C, *S, N): a view
+        x = x.transpose((1, *range(2, x.ndim), 0))
     return x, unbatched
 
 
@@ -222,7 +224,7 @@ def _restore(out, bias, unbatched: bool, cl: bool):
     if bias is not None:
         out = out + (bias if cl else bias.reshape(-1, *([1] * (out.ndim - 1))))
     if not cl:
-        out = out.transpose((1, 0, *range(2, out.ndim)))
+        out = out.transpose((out.ndim - 1, 0, *range(1, out.ndim - 1)))
     return out[0] if unbatched else out
 
 
@@ -256,7 +258,7 @@ def _convolution(name, nd, x, w, bias, stride, padding, dilation, groups, cl):
     else:
         pads = tuple((p, p) for p in _ints(name, "padding", padding, nd, 0))
     xc, unbatched = _canonical(x, nd, cl)
-    size = xc.shape[1:-1] if cl else xc.shape[2:]
+    size = xc.shape[1:-1]
     win = Window.make(size, kernel, stride, dilation, pads)
     if any(n <= 0 for n in win.out):
         raise ValueError(f"{name}: the kernel {tuple(kernel)} (dilation {dilation}) is larger "
@@ -284,7 +286,7 @@ def _convolution_t(name, nd, y, w, bias, stride, padding, output_padding, groups
                          f"of shape {tuple(w.shape)} (in, out/groups, *kernel) expects "
                          f"{w.shape[0]}, divisible by groups ({groups})")
     yc, unbatched = _canonical(y, nd, cl)
-    given = yc.shape[1:-1] if cl else yc.shape[2:]
+    given = yc.shape[1:-1]
     kernel = w.shape[2:]
     size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
                  zip(given, stride, padding, dilation, kernel, output_padding))

@@ -9,7 +9,7 @@ windows as a reshape, and general). The reverse rules are written by hand: a max
 gradient goes to the first maximal element of each window (as PyTorch, whose
 ``return_indices`` name the same elements), gathered per tap and put back by interleaving
 the taps (one stack per spatial axis for non-overlapping windows) rather than by one pad
-per tap. Channels-first inputs are handled as ``(C, N, *spatial)`` views, the layout the
+per tap. Channels-first inputs are handled as ``(C, *spatial, N)`` views, the layout the
 convolutions keep.
 
 Example:
@@ -38,7 +38,7 @@ __all__ = [f"{kind}_pool{n}d" for kind in ("max", "avg", "adaptive_max", "adapti
 
 
 def _spatial(x, nd: int, cl: bool) -> tuple:
-    return tuple(range(1, 1 + nd)) if cl else tuple(range(2, 2 + nd))
+    return tuple(range(1, 1 + nd))  # of the canonical (N, *S, C) or (C, *S, N)
 
 
 def _check_input(name: str, x, nd: int, cl: bool):
@@ -51,16 +51,16 @@ def _check_input(name: str, x, nd: int, cl: bool):
 
 
 def _canonical(x, nd: int, cl: bool):
-    """Batched, and channels-first inputs as (C, N, *spatial) views."""
+    """Batched, and channels-first inputs as (C, *spatial, N) views."""
     unbatched = x.ndim == nd + 1
     if unbatched:
         x = fnp.expand_dims(x, 0)
-    return (x if cl else x.transpose((1, 0, *range(2, x.ndim)))), unbatched
+    return (x if cl else x.transpose((1, *range(2, x.ndim), 0))), unbatched
 
 
 def _restore(out, unbatched: bool, cl: bool):
     if not cl:
-        out = out.transpose((1, 0, *range(2, out.ndim)))
+        out = out.transpose((out.ndim - 1, 0, *range(1, out.ndim - 1)))
     return out[0] if unbatched else out
 
 
@@ -250,19 +250,14 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size, c
         raise ValueError(f"{name}: output_size must give {nd} positive sizes, got "
                          f"{output_size!r}")
     plane = int(np.prod(size))
-    if cl:  # (N, *S, C) -> rows (N, C) over the flat plane
-        xs = fnp.moveaxis(xc, -1, 1)
-        ids = fnp.moveaxis(ic, -1, 1)
-    else:  # (C, N, *S)
-        xs, ids = xc, ic
+    xs = fnp.moveaxis(xc, -1, 1)  # (N, *S, C) or (C, *S, N) -> two leading axes, then S
+    ids = fnp.moveaxis(ic, -1, 1)
     lead = xs.shape[:2]
     rows = int(np.prod(lead))
     xs, ids = xs.reshape(rows, -1), ids.reshape(rows, -1)
     flat = fnp.zeros((rows, plane), xs.dtype).at[
         fnp.arange(rows)[:, None], ids].set(xs)
-    out = flat.reshape(*lead, *size)
-    if cl:
-        out = fnp.moveaxis(out, 1, -1)
+    out = fnp.moveaxis(flat.reshape(*lead, *size), 1, -1)
     return _restore(out, unbatched, cl)
 
 
