@@ -2,6 +2,7 @@
 from fx.prims import (  # noqa: F401
     collectives,
     cond,
+    decompositions,
     elementwise,
     indexing,
     linalg,
