@@ -3,9 +3,9 @@
 conv(1->32, 3x3)-relu-maxpool2-conv(32->64, 3x3)-relu-maxpool2-dense(1600->10) on a
 batch of 64 1x28x28 images, softmax cross-entropy on integer labels, float32, plain SGD
 (lr 0.1). Ours is an ``nnlib.Sequential`` of ``Conv2d``/``ReLU``/``MaxPool2d``/``Flatten``/
-``Linear`` under ``jit(value_and_grad)``, channels-first (NCHW; the convolutions and
-pools keep the activations in a (C, H, W, N) memory layout, batch innermost) and
-channels-last (``channels_last=True``, NHWC in memory too). The hand-written step works
+``Linear`` under ``jit(value_and_grad)``, with NCHW arguments and with NHWC ones
+(``channels_last=True``); for a batch this size both run on (C, H, W, N) views (batch
+innermost), the layout the activations keep from layer to layer. The hand-written step works
 in NHWC: im2col by ``as_strided`` and one product, bias added in place, pooling as the
 maximum of four strided views, its backward as one comparison with the pooled values,
 col2im by strided in-place adds, SGD in place.

@@ -15,9 +15,17 @@ import fx.numpy as fnp
 import nnlib
 import nnlib.functional as F
 from fx.testing import check_grads
+from nnlib.functional import _window
 from transforms import grad, jit, vmap
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, params=["channels-innermost", "batch-innermost"])
+def internal_view(request, monkeypatch):
+    """Every test runs on both internal views (chosen by batch size: forced here)."""
+    big = request.param == "channels-innermost"
+    monkeypatch.setattr(_window, "BATCH_LAST_FROM", 10 ** 9 if big else 1)
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 

@@ -14,9 +14,17 @@ import fx.numpy as fnp
 import nnlib
 import nnlib.functional as F
 from fx.testing import check_grads
+from nnlib.functional import _window
 from transforms import grad, jit, vmap
 
 RNG = np.random.default_rng(1)
+
+
+@pytest.fixture(autouse=True, params=["channels-innermost", "batch-innermost"])
+def internal_view(request, monkeypatch):
+    """Every test runs on both internal views (chosen by batch size: forced here)."""
+    big = request.param == "channels-innermost"
+    monkeypatch.setattr(_window, "BATCH_LAST_FROM", 10 ** 9 if big else 1)
 MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 

@@ -155,6 +155,39 @@ def place(parts, win: Window, axes, like=None):
     return total
 
 
+# --- the internal layout ---------------------------------------------------------------------
+# Convolutions and pools run on one of two views of their input: batch innermost (C, *S, N)
+# for batches of BATCH_LAST_FROM or more (the strided copies of im2col, col2im and pooling
+# then move long contiguous runs; measured fastest for training batches), channels
+# innermost (N, *S, C) for smaller ones. The view depends on the batch size only, not on
+# the layout of the arguments (``channels_last``), so a network's activations stay in one
+# memory layout from layer to layer and the views cost nothing.
+BATCH_LAST_FROM = 8
+
+
+def to_internal(x, nd: int, channels_last: bool):
+    """``(view, unbatched, batch_last, back)``: ``x`` (batched if needed) as ``(C, *S, N)``
+    (``batch_last``) or ``(N, *S, C)``; ``back`` is the permutation that undoes the view."""
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = fnp.expand_dims(x, 0)
+    spatial = tuple(range(1, nd + 1)) if channels_last else tuple(range(2, nd + 2))
+    channel = nd + 1 if channels_last else 1
+    batch_last = x.shape[0] >= BATCH_LAST_FROM
+    perm = (channel, *spatial, 0) if batch_last else (0, *spatial, channel)
+    back = tuple(int(i) for i in np.argsort(perm))
+    if perm != tuple(range(x.ndim)):
+        x = x.transpose(perm)
+    return x, unbatched, batch_last, back
+
+
+def from_internal(out, unbatched: bool, back: tuple):
+    """The inverse of ``to_internal`` for a result in the same view."""
+    if back != tuple(range(out.ndim)):
+        out = out.transpose(back)
+    return out[0] if unbatched else out
+
+
 # --- reductions over windows, with their reverse rules ----------------------------------------
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else False

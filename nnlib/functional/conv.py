@@ -9,11 +9,12 @@ groups=1, dilation=1)``: weight ``(C, out / groups, *kernel)``; it is the adjoin
 input gradient) of the convolution with the same weight and geometry.
 
 Layout: ``channels_last=True`` takes and returns ``(N, *spatial, C)`` arrays (weights keep
-PyTorch's layout). Channels-first inputs are processed as ``(C, *spatial, N)`` views, so a
-network of these functions keeps its activations in that memory layout throughout (the
-views cost nothing): the batch innermost makes the strided copies of the im2col, the
-col2im and the pools long and contiguous, the fastest layout for training batches;
-channels-last (channel innermost) is faster for batches of one or two.
+PyTorch's layout). Whatever the argument layout, the work runs on a view chosen by batch
+size: ``(C, *spatial, N)`` (batch innermost) for batches of 8 or more, which makes the
+strided copies of the im2col, the col2im and the pools long and contiguous (the fastest
+layout for training batches), ``(N, *spatial, C)`` for smaller ones. Results come back as
+views in the argument layout, so a network keeps its activations in one memory layout
+from layer to layer and every convolution is one matrix product per group.
 
 How: the im2col matrix comes from one strided slice per kernel tap and one stack, then a
 single matrix product (per group). The derivatives are written by hand (``custom_vjp``):
@@ -43,7 +44,7 @@ import numbers
 import fx.numpy as fnp
 from fx import lax
 from fx.numpy.contractions import dot_general
-from nnlib.functional._window import Window, pad_spatial, place, taps
+from nnlib.functional._window import Window, from_internal, pad_spatial, place, taps, to_internal
 from transforms import custom_vjp
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -211,21 +212,10 @@ def _check(name: str, x, w, nd: int, cl: bool):
                          f"(unbatched), got shape {tuple(x.shape)}")
 
 
-def _canonical(x, nd: int, cl: bool):
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = fnp.expand_dims(x, 0)
-    if not cl:  # (N, C, *S) -> (C, *S, N): a view
-        x = x.transpose((1, *range(2, x.ndim), 0))
-    return x, unbatched
-
-
-def _restore(out, bias, unbatched: bool, cl: bool):
+def _restore(out, bias, unbatched: bool, cl: bool, back):
     if bias is not None:
         out = out + (bias if cl else bias.reshape(-1, *([1] * (out.ndim - 1))))
-    if not cl:
-        out = out.transpose((out.ndim - 1, 0, *range(1, out.ndim - 1)))
-    return out[0] if unbatched else out
+    return from_internal(out, unbatched, back)
 
 
 def _promote(x, w, bias):
@@ -257,7 +247,7 @@ def _convolution(name, nd, x, w, bias, stride, padding, dilation, groups, cl):
         pads = tuple((t // 2, t - t // 2) for t in total)
     else:
         pads = tuple((p, p) for p in _ints(name, "padding", padding, nd, 0))
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, unbatched, batch_last, back = to_internal(x, nd, cl)
     size = xc.shape[1:-1]
     win = Window.make(size, kernel, stride, dilation, pads)
     if any(n <= 0 for n in win.out):
@@ -265,7 +255,8 @@ def _convolution(name, nd, x, w, bias, stride, padding, dilation, groups, cl):
                          f"than the padded input of spatial shape "
                          f"{tuple(n + lo + hi for n, (lo, hi) in zip(size, pads))}")
     args = (xc, w) if bias is None else (xc, w, bias)
-    return _restore(_conv_fn(win, groups, cl, bias is not None)(*args), None, unbatched, cl)
+    out = _conv_fn(win, groups, not batch_last, bias is not None)(*args)
+    return _restore(out, None, unbatched, not batch_last, back)
 
 
 def _convolution_t(name, nd, y, w, bias, stride, padding, output_padding, groups, dilation,
@@ -285,7 +276,7 @@ def _convolution_t(name, nd, y, w, bias, stride, padding, output_padding, groups
         raise ValueError(f"{name}: input of shape {tuple(y.shape)} has {c} channels; weight "
                          f"of shape {tuple(w.shape)} (in, out/groups, *kernel) expects "
                          f"{w.shape[0]}, divisible by groups ({groups})")
-    yc, unbatched = _canonical(y, nd, cl)
+    yc, unbatched, batch_last, back = to_internal(y, nd, cl)
     given = yc.shape[1:-1]
     kernel = w.shape[2:]
     size = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
@@ -294,7 +285,8 @@ def _convolution_t(name, nd, y, w, bias, stride, padding, output_padding, groups
         raise ValueError(f"{name}: input of shape {tuple(y.shape)} with padding {padding} "
                          f"gives the non-positive output size {size}")
     win = Window.make(size, kernel, stride, dilation, [(p, p) for p in padding], out=given)
-    return _restore(_conv_t_fn(win, groups, cl)(yc, w), bias, unbatched, cl)
+    out = _conv_t_fn(win, groups, not batch_last)(yc, w)
+    return _restore(out, bias, unbatched, not batch_last, back)
 
 
 # --- public functions ----------------------------------------------------------------------

@@ -4,13 +4,14 @@ and ``global_avg_pool`` / ``global_max_pool`` (over every spatial axis).
 
 Inputs are ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; ``channels_last=True``
 takes ``(N, *spatial, C)`` (or ``(*spatial, C)``). Windows are one strided view per
-kernel tap and an elementwise ``maximum`` / sum over them (as fast for non-overlapping
-windows as a reshape, and general). The reverse rules are written by hand: a max pool's
-gradient goes to the first maximal element of each window (as PyTorch, whose
-``return_indices`` name the same elements), gathered per tap and put back by interleaving
-the taps (one stack per spatial axis for non-overlapping windows) rather than by one pad
-per tap. Channels-first inputs are handled as ``(C, *spatial, N)`` views, the layout the
-convolutions keep.
+kernel tap and an elementwise ``maximum`` / sum over them (general, and under NumPy
+faster even for non-overlapping windows than a reshape and a reduction over small axes).
+The reverse rules are written by hand: a max pool's gradient goes to the first maximal
+element of each window (as PyTorch, whose ``return_indices`` name the same elements),
+gathered per tap and put back by interleaving the taps (one stack per spatial axis for
+non-overlapping windows) rather than by one pad per tap. They work on the same views as
+the convolutions (batch innermost for batches of 8 or more, see ``conv``), so the memory
+layout carries through.
 
 Example:
     >>> import fx.numpy as fnp
@@ -29,7 +30,14 @@ import numpy as np
 
 import fx.numpy as fnp
 from fx import lax
-from nnlib.functional._window import Window, first_max_index, window_max, window_sum
+from nnlib.functional._window import (
+    Window,
+    first_max_index,
+    from_internal,
+    to_internal,
+    window_max,
+    window_sum,
+)
 from nnlib.functional.conv import _ints
 
 __all__ = [f"{kind}_pool{n}d" for kind in ("max", "avg", "adaptive_max", "adaptive_avg")
@@ -38,7 +46,7 @@ __all__ = [f"{kind}_pool{n}d" for kind in ("max", "avg", "adaptive_max", "adapti
 
 
 def _spatial(x, nd: int, cl: bool) -> tuple:
-    return tuple(range(1, 1 + nd))  # of the canonical (N, *S, C) or (C, *S, N)
+    return tuple(range(1, 1 + nd))  # of the internal view, (N, *S, C) or (C, *S, N)
 
 
 def _check_input(name: str, x, nd: int, cl: bool):
@@ -51,17 +59,13 @@ def _check_input(name: str, x, nd: int, cl: bool):
 
 
 def _canonical(x, nd: int, cl: bool):
-    """Batched, and channels-first inputs as (C, *spatial, N) views."""
-    unbatched = x.ndim == nd + 1
-    if unbatched:
-        x = fnp.expand_dims(x, 0)
-    return (x if cl else x.transpose((1, *range(2, x.ndim), 0))), unbatched
+    """``x`` as the internal view (see ``_window.to_internal``) and how to undo it."""
+    xc, unbatched, _, back = to_internal(x, nd, cl)
+    return xc, (unbatched, back)
 
 
-def _restore(out, unbatched: bool, cl: bool):
-    if not cl:
-        out = out.transpose((out.ndim - 1, 0, *range(1, out.ndim - 1)))
-    return out[0] if unbatched else out
+def _restore(out, view):
+    return from_internal(out, *view)
 
 
 def _window(name, x, nd, cl, kernel_size, stride, padding, dilation, ceil_mode) -> Window:
@@ -92,14 +96,14 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
               cl):
     name = f"max_pool{nd}d"
     x = _check_input(name, input, nd, cl)
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, view = _canonical(x, nd, cl)
     axes = _spatial(xc, nd, cl)
     win = _window(name, xc, nd, cl, kernel_size, stride, padding, dilation, ceil_mode)
     out = window_max(win, axes)(xc)
     if not return_indices:
-        return _restore(out, unbatched, cl)
+        return _restore(out, view)
     indices = first_max_index(xc, win, axes, out)
-    return _restore(out, unbatched, cl), _restore(indices, unbatched, cl)
+    return _restore(out, view), _restore(indices, view)
 
 
 # --- average pooling ---------------------------------------------------------------------------
@@ -122,7 +126,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     x = _check_input(name, input, nd, cl)
     if x.dtype.kind not in "fc":
         x = x.astype(fnp.float32)
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, view = _canonical(x, nd, cl)
     axes = _spatial(xc, nd, cl)
     win = _window(name, xc, nd, cl, kernel_size, stride, padding, 1, ceil_mode)
     total = window_sum(win, axes)(xc)
@@ -135,7 +139,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
         else:
             div = div.reshape(div.shape + (1,) * (xc.ndim - axes[-1] - 1))
             out = total / fnp.asarray(div.astype(x.dtype))
-    return _restore(out, unbatched, cl)
+    return _restore(out, view)
 
 
 # --- adaptive pooling: PyTorch's windows [floor(i n / o), ceil((i + 1) n / o)) ---------------
@@ -164,14 +168,14 @@ def _adaptive_avg(nd, input, output_size, cl):
     x = _check_input(name, input, nd, cl)
     if x.dtype.kind not in "fc":
         x = x.astype(fnp.float32)
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, view = _canonical(x, nd, cl)
     size, out = _output_size(name, output_size, xc, nd, cl)
     axes = _spatial(xc, nd, cl)
     if all(n % o == 0 for n, o in zip(size, out)):  # regular windows
         k = tuple(n // o for n, o in zip(size, out))
         win = Window.make(size, k, k, (1,) * nd, ((0, 0),) * nd)
         y = window_sum(win, axes)(xc) / float(np.prod(k))
-        return _restore(y, unbatched, cl)
+        return _restore(y, view)
     y = xc
     for a, n, o in zip(axes, size, out):  # separable: one averaging matrix per axis
         lo, hi = _adaptive_bounds(n, o)
@@ -179,13 +183,13 @@ def _adaptive_avg(nd, input, output_size, cl):
         m = ((cols >= lo[:, None]) & (cols < hi[:, None])) / (hi - lo)[:, None]
         y = fnp.moveaxis(fnp.tensordot(y, fnp.asarray(m.T.astype(y.dtype)), ([a], [0])),
                          -1, a)
-    return _restore(y, unbatched, cl)
+    return _restore(y, view)
 
 
 def _adaptive_max(nd, input, output_size, return_indices, cl):
     name = f"adaptive_max_pool{nd}d"
     x = _check_input(name, input, nd, cl)
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, view = _canonical(x, nd, cl)
     size, out = _output_size(name, output_size, xc, nd, cl)
     axes = _spatial(xc, nd, cl)
     if all(n % o == 0 for n, o in zip(size, out)):
@@ -193,9 +197,9 @@ def _adaptive_max(nd, input, output_size, return_indices, cl):
         win = Window.make(size, k, k, (1,) * nd, ((0, 0),) * nd)
         y = window_max(win, axes)(xc)
         if not return_indices:
-            return _restore(y, unbatched, cl)
+            return _restore(y, view)
         idx = first_max_index(xc, win, axes, y)
-        return _restore(y, unbatched, cl), _restore(idx, unbatched, cl)
+        return _restore(y, view), _restore(idx, view)
     # irregular windows: per axis, gather every window (padded by repeating its last
     # element) and take the maximum; the indices follow the argmax of each axis
     y, coords = xc, []
@@ -214,11 +218,11 @@ def _adaptive_max(nd, input, output_size, return_indices, cl):
                                        fnp.expand_dims(arg, a + 1), axis=a + 1)
             coords = [_gather_axis(c, arg, a, gather) for c in coords] + [here.squeeze(a + 1)]
     if not return_indices:
-        return _restore(y, unbatched, cl)
+        return _restore(y, view)
     flat = coords[0]
     for c, n in zip(coords[1:], size[1:]):
         flat = flat * n + c
-    return _restore(y, unbatched, cl), _restore(flat.astype(fnp.int32), unbatched, cl)
+    return _restore(y, view), _restore(flat.astype(fnp.int32), view)
 
 
 def _gather_axis(c, arg, a, gather):
@@ -237,7 +241,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size, c
     if idx.shape != x.shape or idx.dtype.kind not in "iu":
         raise ValueError(f"{name}: indices must be integers of the input's shape "
                          f"{tuple(x.shape)}, got {idx.dtype} {tuple(idx.shape)}")
-    xc, unbatched = _canonical(x, nd, cl)
+    xc, view = _canonical(x, nd, cl)
     ic, _ = _canonical(idx, nd, cl)
     axes = _spatial(xc, nd, cl)
     given = tuple(xc.shape[a] for a in axes)
@@ -258,7 +262,7 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size, c
     flat = fnp.zeros((rows, plane), xs.dtype).at[
         fnp.arange(rows)[:, None], ids].set(xs)
     out = fnp.moveaxis(flat.reshape(*lead, *size), 1, -1)
-    return _restore(out, unbatched, cl)
+    return _restore(out, view)
 
 
 def global_avg_pool(input, *, channels_last=False, keepdims=False):
