@@ -44,7 +44,15 @@ import numbers
 import fx.numpy as fnp
 from fx import lax
 from fx.numpy.contractions import dot_general
-from nnlib.functional._window import Window, from_internal, pad_spatial, place, taps, to_internal
+from nnlib.functional._window import (
+    Window,
+    from_internal,
+    pad_spatial,
+    place,
+    row_major,
+    taps,
+    to_internal,
+)
 from transforms import custom_vjp
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -73,6 +81,8 @@ def _mm(a, b, ca: int, cb: int, groups: int, ga: int = 0, gb: int = 0):
 
 def _im2col(x, win: Window, groups: int, cl: bool, ones: bool):
     axes = _axes(win, cl)
+    if win.taps > 1:
+        x = row_major(x)  # an argument seen through a transposed view: one copy, not k
     views = taps(pad_spatial(x, win, axes), win, axes)
     rows = math.prod(win.out) * (x.shape[0] if cl else x.shape[-1])
     if cl:
