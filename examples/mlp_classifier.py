@@ -51,7 +51,7 @@ def forward(params, x):
 
 
 def main(argv=None) -> dict:
-    p = training.parser(__doc__.splitlines()[0], epochs={"digits": 20, "fashion-mnist": 5},
+    p = training.parser(__doc__.split("\n\n")[0], epochs={"digits": 20, "fashion-mnist": 5},
                         batch_size=128, lr=1e-3)
     p.add_argument("--hidden", type=int, default=512, help="width of the hidden layer")
     args = p.parse_args(argv)

@@ -87,7 +87,7 @@ def plot(path, losses, evals, title):
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--length", type=int, default=5, help="digits per sequence")
