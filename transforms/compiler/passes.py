@@ -39,6 +39,7 @@ from fx.prims.elementwise import (
     pow_p,
     sub_p,
 )
+from fx.prims.linalg import dot_general_p
 from fx.prims.shape import broadcast_in_dim_p, reshape_p, rev_p, squeeze_p, transpose_p
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "optimize"]
@@ -313,7 +314,23 @@ def _scalar_operand(eqn: Eqn, inputs: list, uniform: dict, ok):
     return None
 
 
-def _rewrite(eqn: Eqn, inputs: list, producer: dict, uniform: dict, signed_zeros: bool):
+def _swapped_product(eqn: Eqn, inner: Eqn, uses: dict):
+    """``transpose(x @ y)`` of a matrix product used only here: ``y^T @ x^T`` computed
+    directly (a weight gradient in ``(out, in)`` layout comes out row-major instead of as a
+    transposed view that every later elementwise operation would read slowly)."""
+    if inner.prim is not dot_general_p or tuple(eqn.params["permutation"]) != (1, 0) \
+            or uses.get(id(inner.outvars[0])) != 1:
+        return None
+    (xc, yc), (xb, yb) = inner.params["dimension_numbers"]
+    x, y = (v.aval if type(v) is Var else aval_of(v) for v in inner.inputs)
+    if xb or yb or x.ndim - len(xc) != 1 or y.ndim - len(yc) != 1:
+        return None
+    params = {**inner.params, "dimension_numbers": ((tuple(yc), tuple(xc)), ((), ()))}
+    return Eqn(dot_general_p, inner.inputs[::-1], params, eqn.outvars, eqn.source)
+
+
+def _rewrite(eqn: Eqn, inputs: list, producer: dict, uniform: dict, signed_zeros: bool,
+             uses: dict):
     """``x``, a value the result equals; an ``Eqn`` computing it more simply; or None."""
     prim, out = eqn.prim, eqn.outvars[0]
     ok = lambda x: (type(x) is Var and x.aval == out.aval  # noqa: E731
@@ -334,6 +351,10 @@ def _rewrite(eqn: Eqn, inputs: list, producer: dict, uniform: dict, signed_zeros
     inner = producer.get(id(x)) if type(x) is Var else None
     nested = inner is not None and (inner.prim is prim or prim is reshape_p
                                     and inner.prim is squeeze_p)
+    if prim is transpose_p and inner is not None:
+        swapped = _swapped_product(eqn, inner, uses)
+        if swapped is not None:
+            return swapped
     if prim is neg_p:  # -(-x) is x
         return inner.inputs[0] if nested and ok(inner.inputs[0]) else None
     identity = prim is transpose_p and _is_identity(eqn.params["permutation"])
@@ -378,13 +399,17 @@ def simplify(graph: Graph, *, signed_zeros: bool = True) -> Graph:
     """
     env: dict = {}
     producer: dict = {}  # id(var) -> the (new) equation computing it
+    uses: dict = {}      # id(var) -> how many inputs and outputs read it
+    for x in [x for e in graph.eqns for x in e.inputs] + list(graph.outvars):
+        if type(x) is Var:
+            uses[id(x)] = uses.get(id(x), 0) + 1
     uniform: dict = {}   # id(var) or id(constant) -> the one value all its elements hold
     eqns = []
     for eqn in graph.eqns:
         inputs = [_read(env, x) for x in eqn.inputs]
         simple = (len(eqn.outvars) == 1 and not eqn.prim.multiple_results
                   and not eqn.prim.effect)
-        new = _rewrite(eqn, inputs, producer, uniform, signed_zeros) if simple else None
+        new = _rewrite(eqn, inputs, producer, uniform, signed_zeros, uses) if simple else None
         if new is not None and type(new) is not Eqn:
             env[id(eqn.outvars[0])] = new
             continue
