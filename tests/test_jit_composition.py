@@ -3,7 +3,6 @@ same composition without jit, in float64."""
 import numpy as np
 import pytest
 
-import fx
 import fx.numpy as fnp
 import optim
 from fx import tree

@@ -28,7 +28,6 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
-
 import optree
 
 from fx import tree
