@@ -2,7 +2,9 @@
 
 Under ``vjp`` / ``grad`` each primitive applied to a traced value runs at once on the
 primal values and appends one ``TapeEntry``: its output variables, its input variables
-and how to pull an output cotangent back to the inputs. A primitive with a ``vjp`` rule
+and how to pull an output cotangent back to the inputs. A primitive with ``vjp_fwd`` /
+``vjp_bwd`` rules runs its own forward, which saves residuals for its backward (``scan``
+stacks the carries, so its backward needs no second forward loop); one with a ``vjp`` rule
 uses it (elementwise derivative tables and linear primitives' transposes give one);
 any other is linearized on the spot: its jvp rule runs with recorded tangents and the
 small linear graph is transposed in the backward pass. ``custom_jvp`` functions are
@@ -79,6 +81,8 @@ class VJPTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         primals = [t.primal for t in tracers]
         marks = [t.var for t in tracers]
+        if prim.vjp_fwd is not None:
+            return self._record_split(prim, primals, marks, params)
         if prim.vjp is not None and prim.multiple_results:
             return self._record_multiple(prim, primals, marks, params)
         if prim.vjp is not None:
@@ -111,6 +115,27 @@ class VJPTrace(Trace):
             return rule(cts, outs, primals, marks, **params)
         self._append(marks, outvars, as_list_pull(outvars, pull), prim.name)
         return [VJPTracer(self, o, v) for o, v in zip(outs, outvars)]
+
+    def _record_split(self, prim, primals, marks, params):
+        """A primitive with ``vjp_fwd(primals, **params) -> (outs, residuals)`` run in place
+        of ``bind`` and ``vjp_bwd(residuals, cts, outs, primals, marks, **params)`` (``cts``
+        as ``vjp``'s: a list with ``Zero``s for several results, else one cotangent)."""
+        multiple = prim.multiple_results
+        if all(m is None for m in marks):  # nothing to differentiate: no residuals
+            outs = bind(prim, *primals, **params)
+            return ([VJPTracer(self, o, None) for o in outs] if multiple
+                    else VJPTracer(self, outs, None))
+        outs, res = prim.vjp_fwd(primals, **params)
+        flat = outs if multiple else [outs]
+        outvars = [Var(o.aval) if o.dtype.kind in "fc" else None for o in flat]
+        avals, rule = [o.aval for o in flat], prim.vjp_bwd
+
+        def pull(cts):
+            cts = [Zero(a) if c is None else c for c, a in zip(cts, avals)]
+            return rule(res, cts if multiple else cts[0], outs, primals, marks, **params)
+        self._append(marks, outvars, as_list_pull(outvars, pull), prim.name)
+        tracers = [VJPTracer(self, o, v) for o, v in zip(flat, outvars)]
+        return tracers if multiple else tracers[0]
 
     def _record(self, outs, graph, name):
         """Append a linearized step; its pullback transposes ``graph``."""

@@ -6,6 +6,8 @@ family file under ``fx/prims``:
 * ``impl(*buffers, **params)``    the backend call (eager execution),
 * ``abstract_eval(*avals, **params)``  output aval(s); raises our clear errors,
 * ``jvp``, ``transpose`` / ``vjp``, ``batch``, ``emit``  slots for the transforms,
+* ``vjp_fwd(primals, **params) -> (outs, residuals)``  reverse mode's forward (saves fx values),
+* ``vjp_bwd(residuals, cts, outs, primals, marks, **params)``  its backward (``vjp``'s rules),
 * ``effect``  True when the primitive acts on the world (printing): never removed,
 * ``call(top, args, params)``  for higher-order calls (jit, custom rules): how a trace
   handles them, in place of ``process_primitive`` (by default, evaluating their graph).
@@ -38,7 +40,7 @@ class Primitive:
     """A named operation with its rules. Registered in ``PRIMITIVES`` by name."""
 
     __slots__ = ("name", "impl", "abstract_eval", "multiple_results", "effect",
-                 "jvp", "transpose", "vjp", "batch", "emit", "call")
+                 "jvp", "transpose", "vjp", "vjp_fwd", "vjp_bwd", "batch", "emit", "call")
 
     def __init__(self, name: str, *, impl, abstract_eval, multiple_results: bool = False,
                  effect: bool = False):
@@ -47,6 +49,7 @@ class Primitive:
         self.name, self.impl, self.abstract_eval = name, impl, abstract_eval
         self.multiple_results, self.effect = multiple_results, effect
         self.jvp = self.transpose = self.vjp = self.batch = self.emit = self.call = None
+        self.vjp_fwd = self.vjp_bwd = None
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):

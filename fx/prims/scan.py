@@ -8,9 +8,8 @@ values the body closes over are ``consts`` operands, so outer transforms see the
 
 Rules: impl and emit (jit) are a ``for`` loop calling the body's generated function,
 ys written into preallocated arrays; jvp and batch scan a transformed body (which carries
-get non-zero tangents, or are batched, is a fixpoint); vjp recomputes the carries with a
-scan and runs the body's vjp in a reverse scan, summing the consts' cotangents in its
-carry, so it can be differentiated again.
+get non-zero tangents, or are batched, is a fixpoint); reverse mode (``fx.prims.scan_rules``)
+stacks each step's carry in the forward scan and runs the body's vjp in a reverse scan.
 
 Example:
     >>> import fx, fx.numpy as fnp
@@ -246,78 +245,6 @@ def _scan_jvp(primals, tangents, *, body, length, reverse, num_consts, num_carry
                         + [next(ys_t) if f else Zero(aval_of(y)) for y, f in zip(ys, y_nz)])
 
 
-# --- vjp: recompute the carries, then scan the body's vjp backwards ---------------------------
-def _ct(ct, aval):
-    """A cotangent as an array of ``aval``'s type (zeros for none)."""
-    return _zeros(aval) if ct is None or type(ct) is Zero else _as(ct, aval)
-
-
-def _bwd_step(body, nc, nk, k_f, c_w, x_w, y_nz):
-    """One backward step: ``(consts; carry cts, const-ct sums; xs, carries, y cts) ->
-    (carry cts, const-ct sums; x cts)``."""
-    avals = [v.aval for v in body.invars]
-    nx = len(avals) - nc - nk
-    diff = [i for i, w in enumerate(c_w + k_f + x_w) if w]
-    tape, transpose = loaded("transforms.tape"), loaded("transforms.transpose")
-
-    def step(*args):
-        take = _taker(args)
-        consts, ct_k, acc = take(nc), take(sum(k_f)), take(sum(c_w))
-        xs, carry, ct_y = take(nx), take(nk), take(sum(y_nz))
-        full = consts + carry + xs
-
-        def f(*d):
-            vals = list(full)
-            for i, v in zip(diff, d):
-                vals[i] = v
-            return _outs(body, vals)
-        _, _, recorded = tape.vjp_flat(f, [full[i] for i in diff])
-        k_it, y_it = iter(ct_k), iter(ct_y)
-        out_cts = ([next(k_it) if f else None for f in k_f]
-                   + [next(y_it) if f else None for f in y_nz])
-        in_cts = dict(zip(diff, transpose.backward_pass(recorded, out_cts)))
-        new_k = [_ct(in_cts.get(nc + j), _strong(avals[nc + j])) for j in range(nk) if k_f[j]]
-        sums = iter(acc)
-        new_acc = [s if in_cts.get(j) is None else s + _ct(in_cts[j], _strong(avals[j]))
-                   for j, s in ((j, next(sums)) for j in range(nc) if c_w[j])]
-        ct_x = [_ct(in_cts.get(nc + nk + j), _strong(avals[nc + nk + j]))
-                for j in range(nx) if x_w[j]]
-        return new_k + new_acc + ct_x
-    return step
-
-
-def _scan_vjp(cts, outs, primals, marks, *, body, length, reverse, num_consts, num_carry):
-    nc, nk = num_consts, num_carry
-    avals = [v.aval for v in body.invars]
-    want = [m is not None and _inexact(a) for m, a in zip(marks, avals)]
-    if not any(want) or all(type(c) is Zero for c in cts):
-        return [None] * len(primals)
-    c_av, k_av, x_av = _split(avals, nc, nk)
-    c_w, _, x_w = _split(want, nc, nk)
-    k_f = [_inexact(a) for a in k_av]
-    consts, init, xs = _split(primals, nc, nk)
-    # the forward pass again, stacking the carry each step starts from
-    fwd, fwd_consts, _ = make_graph_flat(
-        lambda *a: _outs(body, a)[:nk] + list(a[nc:nc + nk]), avals)
-    carries = _bind(fwd_consts, consts, init, xs, fwd, length, reverse)[nk:]
-    y_nz = [type(c) is not Zero for c in cts[nk:]]
-    ct_k = [_ct(c, _strong(a)) for c, a, f in zip(cts, k_av, k_f) if f]
-    acc = [_zeros(a) for a in _pick(c_av, c_w)]
-    y_av = [_strong(_out_aval(v)) for v in _pick(body.outvars[nk:], y_nz)]
-    b_avals = (c_av + [_strong(a) for a in _pick(k_av, k_f)] + [_strong(a) for a in
-               _pick(c_av, c_w)] + x_av + k_av + y_av)
-    bwd, bwd_consts, _ = make_graph_flat(_bwd_step(body, nc, nk, k_f, c_w, x_w, y_nz),
-                                         b_avals)
-    res = _bind(bwd_consts, consts, ct_k + acc, xs + carries + _pick(cts[nk:], y_nz), bwd,
-                length, not reverse)
-    ct_init, ct_consts = iter(res[:len(ct_k)]), iter(res[len(ct_k):len(ct_k) + len(acc)])
-    ct_init = [next(ct_init) if f else None for f in k_f]
-    ct_xs = iter(res[len(ct_k) + len(acc):])
-    return ([next(ct_consts) if w else None for w in c_w]
-            + [c if w else None for c, w in zip(ct_init, want[nc:nc + nk])]
-            + [next(ct_xs) if w else None for w in x_w])
-
-
 # --- batch: the body batched, carries at axis 0, xs and ys at axis 1 -------------------------
 def _names_axis(graph: Graph, name) -> bool:
     """Whether a collective over the axis ``name`` is in ``graph`` (or its sub-graphs)."""
@@ -420,5 +347,7 @@ def _scan_emit(ctx, eqn, args, out=None):
     return f"{', '.join(results)}{',' if len(results) == 1 else ''}" if results else "None"
 
 
-scan_p.jvp, scan_p.vjp, scan_p.batch, scan_p.emit = _scan_jvp, _scan_vjp, _scan_batch, _scan_emit
+scan_p.jvp, scan_p.batch, scan_p.emit = _scan_jvp, _scan_batch, _scan_emit
 _scan_batch.needs_axis = True  # the body's collectives reduce over the caller's axis
+
+from fx.prims import scan_rules  # noqa: E402, F401  (reverse mode: vjp_fwd, vjp_bwd, vjp)
