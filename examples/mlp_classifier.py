@@ -28,11 +28,10 @@ def init_params(key, data, hidden: int = 512):
     """Dense layers ``{"kernel": (in, out), "bias": (out,)}`` sized from the images, drawn
     uniformly in ``±1/sqrt(in)`` (PyTorch's ``Linear`` default).
 
-    The kernels are stored ``(in, out)`` (Keras' and Flax's ``Dense``) rather than in
-    ``nnlib.Linear``'s ``(out, in)``: under ``jit`` the gradient of ``x @ W.T`` comes out
-    as a transposed view, and RMSprop's elementwise updates mixing it with the
-    row-major optimizer state then run an order of magnitude slower (a 2x slower epoch;
-    ``python -m bench.mlp_epoch --torch-layout`` measures it).
+    The kernels are stored ``(in, out)``, as Keras' and Flax's ``Dense`` do, so the layer
+    reads ``x @ kernel + bias``; ``nnlib.Linear``'s ``(out, in)`` layout trains as fast
+    (jit computes the gradient of ``x @ W.T`` directly in ``W``'s layout): ``python -m
+    bench.mlp_epoch --torch-layout`` measures it.
     """
     sizes = (int(data.x_train[0].size), hidden, len(data.classes))
     params = {}
