@@ -29,7 +29,7 @@ import functools
 import warnings
 
 from fx import tree
-from fx.array import Array
+from fx.array import Array, wrap
 from fx.backend import is_buffer
 from fx.core import trace as _trace
 from fx.core.ad import instantiate
@@ -40,6 +40,7 @@ from fx.core.rule_kit import emitter
 from fx.core.staging import make_graph_flat
 from fx.creation import asarray
 from fx.dtypes import is_weak_scalar
+from transforms.compiler.passes import optimize
 
 
 class _CustomRule:
@@ -202,7 +203,6 @@ def _custom_call_abstract(*avals, fn, in_tree, out_tree, body, n_consts):
 
 
 def _custom_call_impl(*args, fn, in_tree, out_tree, body, n_consts):
-    from fx.array import wrap
     return [asarray(o)._buffer() for o in eval_graph(body, [wrap(a) for a in args])]
 
 
@@ -215,7 +215,6 @@ def _custom_call_under(top, args, params):
 
 @emitter()
 def _custom_call_emit(ctx, eqn, args, out=None):
-    from transforms.compiler.passes import optimize
     body = ctx.function(optimize(eqn.params["body"]), eqn.params["fn"].__name__)
     return f"{body}({', '.join(args)})"
 

@@ -25,6 +25,7 @@ from fx.core.rule_kit import normalize_axis
 from fx.errors import UnsupportedError, op_error
 from fx.numpy import contractions
 from fx.numpy.contractions import matmul, outer, tensordot
+from fx.prims import decompositions as dp
 from fx.prims import linalg as lp
 
 __all__ = ["inv", "solve", "det", "slogdet", "cholesky", "qr", "svd", "svdvals", "eigh",
@@ -120,7 +121,7 @@ def qr(a, mode="reduced"):
     """
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
-    q, r = bind(lp.qr_p, *_float(a), mode="reduced" if mode == "r" else mode)
+    q, r = bind(dp.qr_p, *_float(a), mode="reduced" if mode == "r" else mode)
     return r if mode == "r" else QRResult(q, r)
 
 
@@ -131,7 +132,7 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     Array([3., 3.], dtype=float32)
     """
     del hermitian  # the general algorithm is right for Hermitian input too
-    out = bind(lp.svd_p, *_float(a), full_matrices=bool(full_matrices),
+    out = bind(dp.svd_p, *_float(a), full_matrices=bool(full_matrices),
                compute_uv=bool(compute_uv))
     return SVDResult(*out) if compute_uv else out[0]
 
@@ -147,7 +148,7 @@ def eigh(a, UPLO="L"):
     >>> fnp.linalg.eigh(fnp.eye(2)).eigenvalues
     Array([1., 1.], dtype=float32)
     """
-    return EighResult(*bind(lp.eigh_p, *_float(a), UPLO=UPLO))
+    return EighResult(*bind(dp.eigh_p, *_float(a), UPLO=UPLO))
 
 
 def eigvalsh(a, UPLO="L"):

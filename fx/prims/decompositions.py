@@ -1,6 +1,5 @@
-"""Forward-mode rules of the eigen, QR and singular value decompositions (the primitives
-are declared in ``fx.prims.linalg``). Reverse mode linearizes them; batching is
-``leading_batch``.
+"""The QR, singular value and symmetric eigen decompositions, each declared with all its
+rules: implementation, shape rule, forward mode (reverse mode linearizes it) and batching.
 
 Example:
     >>> import fx, fx.numpy as fnp
@@ -11,9 +10,61 @@ Example:
 """
 from __future__ import annotations
 
-from fx.prims.linalg import eigh_p, qr_p, svd_p, triangular_solve_p
+import numpy as np
+
+from fx.core.aval import ShapedArray
+from fx.core.batching import leading_batch
+from fx.core.primitive import Primitive
+from fx.core.rule_kit import to_real
+from fx.errors import op_error
+from fx.prims.linalg import check_matrix, triangular_solve_p
 
 
+# --- declarations --------------------------------------------------------------------------
+def _qr_abstract(a, *, mode):
+    m, n = check_matrix("qr", a, square=False)
+    if mode not in ("reduced", "complete"):
+        raise op_error(ValueError, "qr", f"mode must be 'reduced' or 'complete', got {mode!r}", a)
+    k = min(m, n) if mode == "reduced" else m
+    batch = a.shape[:-2]
+    return [a.update(shape=batch + (m, k)), a.update(shape=batch + (k, n))]
+
+
+qr_p = Primitive("qr", impl=lambda a, *, mode: list(np.linalg.qr(a, mode=mode)),
+                 abstract_eval=_qr_abstract, multiple_results=True)
+
+
+def _svd_abstract(a, *, full_matrices, compute_uv):
+    m, n = check_matrix("svd", a, square=False)
+    k, batch = min(m, n), a.shape[:-2]
+    s = ShapedArray(batch + (k,), to_real(a.dtype))
+    if not compute_uv:
+        return [s]
+    ku, kv = (m, n) if full_matrices else (k, k)
+    return [a.update(shape=batch + (m, ku)), s, a.update(shape=batch + (kv, n))]
+
+
+def _svd_impl(a, *, full_matrices, compute_uv):
+    if not compute_uv:
+        return [np.linalg.svd(a, compute_uv=False)]
+    return list(np.linalg.svd(a, full_matrices=full_matrices))
+
+
+svd_p = Primitive("svd", impl=_svd_impl, abstract_eval=_svd_abstract, multiple_results=True)
+
+
+def _eigh_abstract(a, *, UPLO):
+    n, _ = check_matrix("eigh", a)
+    if UPLO not in ("L", "U"):
+        raise op_error(ValueError, "eigh", f"UPLO must be 'L' or 'U', got {UPLO!r}", a)
+    return [ShapedArray(a.shape[:-1], to_real(a.dtype)), a]
+
+
+eigh_p = Primitive("eigh", impl=lambda a, *, UPLO: list(np.linalg.eigh(a, UPLO=UPLO)),
+                   abstract_eval=_eigh_abstract, multiple_results=True)
+
+
+# --- forward-mode rules --------------------------------------------------------------------
 def _eigh_jvp(primals, tangents, *, UPLO):
     """dw = diag(V^H dA V); dV = V (F * V^H dA V), F_ij = 1 / (w_j - w_i) off the diagonal.
 
@@ -122,3 +173,8 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
 
 
 qr_p.jvp, svd_p.jvp = _qr_jvp, _svd_jvp
+
+
+# --- batching ------------------------------------------------------------------------------
+for _p in (qr_p, svd_p, eigh_p):
+    _p.batch = leading_batch(_p)

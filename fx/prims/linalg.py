@@ -166,7 +166,7 @@ diagonal_p = Primitive("diagonal", impl=lambda x, *, offset, axis1, axis2:
 
 
 # --- decompositions ------------------------------------------------------------------------
-def _matrix(op: str, a, square: bool = True):
+def check_matrix(op: str, a, square: bool = True):
     """Check that ``a`` is a (stack of) float/complex matrix; return its last two sizes."""
     check_kinds(op, INEXACT, a)
     if a.ndim < 2:
@@ -185,7 +185,7 @@ def _same_dtype(op: str, *avals) -> None:
 def _square_rule(op: str, batch_only: bool = False):
     """Rule of ``inv``-like (same aval) or ``det``-like (batch shape only) primitives."""
     def abstract_eval(a):
-        _matrix(op, a)
+        check_matrix(op, a)
         return a.update(shape=a.shape[:-2]) if batch_only else a
     return abstract_eval
 
@@ -196,7 +196,7 @@ det_p = Primitive("det", impl=np.linalg.det, abstract_eval=_square_rule("det", b
 
 
 def _slogdet_abstract(a):
-    _matrix("slogdet", a)
+    check_matrix("slogdet", a)
     return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], to_real(a.dtype))]
 
 
@@ -204,52 +204,12 @@ slogdet_p = Primitive("slogdet", impl=lambda a: list(np.linalg.slogdet(a)),
                       abstract_eval=_slogdet_abstract, multiple_results=True)
 
 
-def _qr_abstract(a, *, mode):
-    m, n = _matrix("qr", a, square=False)
-    if mode not in ("reduced", "complete"):
-        raise op_error(ValueError, "qr", f"mode must be 'reduced' or 'complete', got {mode!r}", a)
-    k = min(m, n) if mode == "reduced" else m
-    batch = a.shape[:-2]
-    return [a.update(shape=batch + (m, k)), a.update(shape=batch + (k, n))]
-
-
-qr_p = Primitive("qr", impl=lambda a, *, mode: list(np.linalg.qr(a, mode=mode)),
-                 abstract_eval=_qr_abstract, multiple_results=True)
-
-
-def _svd_abstract(a, *, full_matrices, compute_uv):
-    m, n = _matrix("svd", a, square=False)
-    k, batch = min(m, n), a.shape[:-2]
-    s = ShapedArray(batch + (k,), to_real(a.dtype))
-    if not compute_uv:
-        return [s]
-    ku, kv = (m, n) if full_matrices else (k, k)
-    return [a.update(shape=batch + (m, ku)), s, a.update(shape=batch + (kv, n))]
-
-
-def _svd_impl(a, *, full_matrices, compute_uv):
-    if not compute_uv:
-        return [np.linalg.svd(a, compute_uv=False)]
-    return list(np.linalg.svd(a, full_matrices=full_matrices))
-
-
-svd_p = Primitive("svd", impl=_svd_impl, abstract_eval=_svd_abstract, multiple_results=True)
-
-
-def _eigh_abstract(a, *, UPLO):
-    n, _ = _matrix("eigh", a)
-    if UPLO not in ("L", "U"):
-        raise op_error(ValueError, "eigh", f"UPLO must be 'L' or 'U', got {UPLO!r}", a)
-    return [ShapedArray(a.shape[:-1], to_real(a.dtype)), a]
-
-
-eigh_p = Primitive("eigh", impl=lambda a, *, UPLO: list(np.linalg.eigh(a, UPLO=UPLO)),
-                   abstract_eval=_eigh_abstract, multiple_results=True)
+# qr, svd and eigh are declared with all their rules in fx/prims/decompositions.py
 
 
 # --- solvers -------------------------------------------------------------------------------
 def _solve_abstract(a, b):
-    n, _ = _matrix("solve", a)
+    n, _ = check_matrix("solve", a)
     check_kinds("solve", INEXACT, b)
     _same_dtype("solve", a, b)
     if b.ndim == 1:  # NumPy 2: b is a vector only when it is 1-D
@@ -268,7 +228,7 @@ solve_p = Primitive("solve", impl=np.linalg.solve, abstract_eval=_solve_abstract
 
 
 def _triangular_solve_abstract(a, b, *, left_side, lower, transpose_a):
-    m, _ = _matrix("triangular_solve", a)
+    m, _ = check_matrix("triangular_solve", a)
     check_kinds("triangular_solve", INEXACT, b)
     _same_dtype("triangular_solve", a, b)
     if b.ndim < 2:
@@ -394,7 +354,6 @@ def _triangular_solve_jvp(primals, tangents, **params):
 triangular_solve_p.jvp = _triangular_solve_jvp
 
 
-# eigh, qr and svd: their rules are in fx/prims/decompositions.py
 
 
 # --- reverse-mode rules: transposes of the linear primitives ------------------------------------
@@ -514,6 +473,6 @@ _solve_matrices_batch = _matrices_batch(solve_p)
 
 
 dot_general_p.batch, diagonal_p.batch = _dot_general_batch, _diagonal_batch
-for _p in (cholesky_p, inv_p, det_p, slogdet_p, qr_p, svd_p, eigh_p):
+for _p in (cholesky_p, inv_p, det_p, slogdet_p):
     _p.batch = leading_batch(_p)
 solve_p.batch, triangular_solve_p.batch = _solve_batch, _matrices_batch(triangular_solve_p)
