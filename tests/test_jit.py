@@ -37,7 +37,7 @@ def test_jit_matches_eager(spec):
     check()
 
 
-SMOOTH = [s for s in ALL_SPECS if s.smooth and "float64" in s.dtypes]
+SMOOTH = [s for s in ALL_SPECS if s.smooth and np.dtype(np.float64) in map(np.dtype, s.dtypes)]
 
 
 @pytest.mark.parametrize("spec", SMOOTH, ids=[s.name for s in SMOOTH])
@@ -55,7 +55,12 @@ def test_jit_of_grad_matches_eager_grad(spec):
         def loss(*xs):
             out = tree.leaves(spec.fx_fn(*xs, **kwargs))
             return sum((o * o).real.sum() for o in out if o.dtype.kind in "fc")
-        want = grad(loss, argnums=floats)(*args)
+        try:
+            want = grad(loss, argnums=floats)(*args)
+        except Exception as e:  # a singular draw (qr of zeros, ...): jit must fail alike
+            with pytest.raises(type(e)):
+                jit(grad(loss, argnums=floats))(*args)
+            return
         got = jit(grad(loss, argnums=floats))(*args)
         for g, w in zip(got, want):
             np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-10, atol=1e-12,
