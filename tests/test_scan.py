@@ -240,7 +240,6 @@ def test_fori_loop_gradient_with_static_bounds():
     check_grads(f, (f64(0.3),), order=2)
 
 
-@pytest.mark.skipif(not hasattr(lax, "while_loop"), reason="fx.lax.while_loop has not landed")
 def test_fori_loop_traced_bounds_is_a_while_loop():
     body = lambda i, x: x * 0.5 + i.astype(x.dtype)  # noqa: E731
     f = jit(lambda n, x: lax.fori_loop(1, n, body, x))
