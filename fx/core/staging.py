@@ -155,18 +155,18 @@ def user_source(depth: int = 2) -> str | None:
 
 
 # --- user API --------------------------------------------------------------------------
-def _flat_avals(args):
+def _flat_avals(args, name: str):
     flat, in_tree = tree.flatten(args)
     for i, x in enumerate(flat):
         if not (isinstance(x, (Array, ShapedArray)) or is_weak_scalar(x) or is_buffer(x)
                 or hasattr(x, "shape") and hasattr(x, "dtype")):
-            raise TypeError(f"argument leaf {i} is a {type(x).__name__}; expected arrays, "
+            raise TypeError(f"{name}: argument leaf {i} is a {type(x).__name__}; expected arrays, "
                             "numbers or objects with .shape and .dtype")
     return [x if isinstance(x, ShapedArray) else aval_of(x) for x in flat], in_tree
 
 
-def _staged(fun, args, kwargs):
-    avals, in_tree = _flat_avals((args, kwargs))
+def _staged(fun, args, kwargs, name: str):
+    avals, in_tree = _flat_avals((args, kwargs), name)
 
     def flat(*xs):
         a, k = tree.unflatten(in_tree, list(xs))
@@ -187,7 +187,7 @@ def make_graph(fun):
           in (b) }
     """
     def staged(*args, **kwargs):
-        graph, consts, _ = _staged(fun, args, kwargs)
+        graph, consts, _ = _staged(fun, args, kwargs, "make_graph")
         return graph
     return staged
 
@@ -201,6 +201,6 @@ def eval_shape(fun, *args, **kwargs):
         >>> fx.eval_shape(lambda x: fnp.outer(x, x), fx.ShapedArray((3,), "float64"))
         f64[3,3]
     """
-    graph, _, out_tree = _staged(fun, args, kwargs)
+    graph, _, out_tree = _staged(fun, args, kwargs, "eval_shape")
     return tree.unflatten(out_tree, [aval_of(v) if not isinstance(v, Var) else v.aval
                                      for v in graph.outvars])
